@@ -1,0 +1,12 @@
+"""Compression methods usable without pytest: ``compress(model_dir, step, out_dir)`` -> ``Artifact``."""
+
+from __future__ import annotations
+
+from .base import METHODS, Artifact, Context, ModelFormat, Result, StepConfig, compress, parse_step, register
+from .errors import BackendMissingError, CompressionError, ConfigError
+from .pipeline import run_recipe
+
+__all__ = [
+    "METHODS", "Artifact", "BackendMissingError", "CompressionError", "ConfigError", "Context",
+    "ModelFormat", "Result", "StepConfig", "compress", "parse_step", "register", "run_recipe",
+]

@@ -1,0 +1,50 @@
+"""Load a model or artifact for inference, by format. Whoever writes a format knows how to read it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .base import MANIFEST, ModelFormat
+from .modelio import load_transformers, ort_class
+from .registry import Registry
+
+Loader = Callable[[Path, str, dict[str, Any], bool], Any]
+LOADERS: Registry[Loader] = Registry("model format")
+
+
+def _transformers(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool) -> Any:
+    return load_transformers(path, task, trust_remote_code=trust_remote_code)
+
+
+def _onnx(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool) -> Any:
+    file_name = stats.get("onnx_file") or next(p.name for p in sorted(path.glob("*.onnx")))
+    return ort_class(task).from_pretrained(str(path), file_name=file_name)
+
+
+LOADERS.register(ModelFormat.TRANSFORMERS.value, _transformers)
+LOADERS.register(ModelFormat.ONNX.value, _onnx)
+
+
+def manifest_of(path: Path) -> dict[str, Any]:
+    file = path / MANIFEST
+    return json.loads(file.read_text()) if file.is_file() else {}
+
+
+def load_model(path: str | Path, *, task: str, trust_remote_code: bool = False) -> Any:
+    """The model in ``path`` (a plain transformers directory or an artifact), ready for inference."""
+    from .base import _ensure_builtin_methods
+
+    _ensure_builtin_methods()  # methods register loaders for the formats they write
+    path = Path(path)
+    manifest = manifest_of(path)
+    fmt = manifest.get("format", ModelFormat.TRANSFORMERS.value)
+    return LOADERS.get(fmt)(path, task, manifest.get("stats", {}), trust_remote_code)
+
+
+def load_tokenizer(path: str | Path, *, trust_remote_code: bool = False) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)

@@ -1,0 +1,125 @@
+"""ONNX Runtime INT8 quantization through optimum: export to ONNX, then quantize for an x86/arm64 preset."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from ..base import Context, ModelFormat, Result, StepConfig, register
+from ..errors import CompressionError, ConfigError, require
+from ..modelio import copy_tokenizer, ort_class
+
+QUANTIZED_FILE = "model_quantized.onnx"
+
+
+class OrtPreset(str, Enum):
+    """optimum's ``AutoQuantizationConfig`` presets, one per instruction set."""
+
+    AVX512_VNNI = "avx512_vnni"
+    AVX512 = "avx512"
+    AVX2 = "avx2"
+    ARM64 = "arm64"
+
+
+# The preset a hardware target implies when the step does not name one.
+HARDWARE_PRESET = {
+    "x86-avx512-vnni": OrtPreset.AVX512_VNNI,
+    "x86-amx": OrtPreset.AVX512_VNNI,
+    "x86-avx2": OrtPreset.AVX2,
+    "arm64": OrtPreset.ARM64,
+}
+
+
+@dataclass(frozen=True)
+class OnnxDynamicInt8Config(StepConfig):
+    """INT8 weights, activations quantized on the fly; no calibration data needed."""
+
+    per_channel: bool = True  # one scale per output channel: more accurate, same speed on VNNI
+    preset: OrtPreset | None = None  # default: implied by the target's hardware, else avx512_vnni
+    reduce_range: bool = False  # 7-bit weights, for AVX2/AVX-512 CPUs without VNNI that may saturate
+
+
+def resolve_preset(preset: OrtPreset | None, hardware: str | None) -> OrtPreset:
+    return preset or HARDWARE_PRESET.get(hardware or "", OrtPreset.AVX512_VNNI)
+
+
+def reduce_range_kwargs(config: OnnxDynamicInt8Config, preset: OrtPreset) -> dict:
+    """Only the avx2/avx512 presets take reduce_range; asking it of another preset is an error."""
+    if preset in (OrtPreset.AVX2, OrtPreset.AVX512):
+        return {"reduce_range": config.reduce_range}
+    if config.reduce_range:
+        raise ConfigError(f"reduce_range = true applies to the avx2 and avx512 presets, not {preset.value!r}")
+    return {}
+
+
+def export_onnx(model_dir: Path, out_dir: Path, context: Context):
+    """Export a transformers model to ONNX with optimum; returns the ORTModel."""
+    model = ort_class(context.task).from_pretrained(
+        str(model_dir), export=True, trust_remote_code=context.trust_remote_code
+    )
+    model.save_pretrained(str(out_dir))
+    return model
+
+
+def onnx_quant_stats(onnx_path: Path) -> dict:
+    """Count what was really quantized: integer matmul nodes and the share of weights stored as int8."""
+    import onnx
+    from onnx import TensorProto
+
+    graph = onnx.load(str(onnx_path), load_external_data=True).graph
+    ops = [n.op_type for n in graph.node]
+    int_ops = {"MatMulInteger", "QLinearMatMul", "ConvInteger", "QLinearConv", "DynamicQuantizeMatMul",
+               "MatMulIntegerToFloat", "QAttention", "QGemm"}
+    float_matmuls = sum(op in ("MatMul", "Gemm") for op in ops)
+    quantized = sum(op in int_ops for op in ops)
+    elems = {"int": 0, "all": 0}
+    for init in graph.initializer:
+        n = 1
+        for d in init.dims:
+            n *= d
+        elems["all"] += n
+        if init.data_type in (TensorProto.INT8, TensorProto.UINT8):
+            elems["int"] += n
+    return {
+        "quantized_layers": quantized,
+        "float_matmuls_left": float_matmuls,
+        "quantized_weight_share": round(elems["int"] / max(elems["all"], 1), 4),
+        "onnx_file": onnx_path.name,
+    }
+
+
+def quantize_with(model_dir: Path, out_dir: Path, context: Context, qconfig, **quantize_kwargs) -> Result:
+    """Export, quantize with ``qconfig`` and verify that integer kernels are really in the graph."""
+    optimum_ort = require("optimum.onnxruntime", extra="onnx", purpose="ONNX Runtime quantization")
+    with tempfile.TemporaryDirectory(prefix="compressgate-onnx-") as tmp:
+        model = export_onnx(model_dir, Path(tmp), context)
+        quantizer = optimum_ort.ORTQuantizer.from_pretrained(model)
+        qconfig_fit = quantize_kwargs.pop("fit", None)
+        if qconfig_fit is not None:
+            quantize_kwargs["calibration_tensors_range"] = qconfig_fit(quantizer)
+        quantizer.quantize(save_dir=str(out_dir), quantization_config=qconfig, **quantize_kwargs)
+    copy_tokenizer(model_dir, out_dir)
+    onnx_files = sorted(out_dir.glob("*quantized*.onnx"))
+    if not onnx_files:
+        raise CompressionError(f"optimum wrote no quantized ONNX file into {out_dir}")
+    stats = onnx_quant_stats(onnx_files[0])
+    if stats["quantized_layers"] == 0:
+        raise CompressionError(
+            "ONNX Runtime quantization produced no integer operators: the model would be scored "
+            "uncompressed. Check that the architecture has MatMul/Gemm layers, or use another method."
+        )
+    return Result(ModelFormat.ONNX, stats)
+
+
+@register("onnx-dynamic-int8", OnnxDynamicInt8Config)
+def onnx_dynamic_int8(model_dir: Path, config: OnnxDynamicInt8Config, out_dir: Path, context: Context) -> Result:
+    """ONNX Runtime dynamic INT8 through optimum (x86 VNNI/AVX2 and arm64 presets)."""
+    optimum_ort = require("optimum.onnxruntime", extra="onnx", purpose="ONNX Runtime quantization")
+    preset = resolve_preset(config.preset, context.hardware)
+    factory = getattr(optimum_ort.AutoQuantizationConfig, preset.value)
+    qconfig = factory(is_static=False, per_channel=config.per_channel, **reduce_range_kwargs(config, preset))
+    result = quantize_with(model_dir, out_dir, context, qconfig)
+    result.stats["preset"] = preset.value
+    return result

@@ -1,0 +1,40 @@
+"""Stacked recipes: run steps in order, keep every stage's artifact so each stage can be scored."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .base import Artifact, Context, ModelFormat, compress, parse_step
+
+
+def validate_recipe(steps: Sequence[Mapping[str, Any]], where: str = "recipe") -> list[tuple[Any, Any]]:
+    """Parse every step up front so a typo in step 3 fails before step 1 spends minutes."""
+    from .errors import ConfigError
+
+    if not steps:
+        raise ConfigError(f"{where} is empty: give at least one step, e.g. [{{ method = \"onnx-dynamic-int8\" }}]")
+    return [parse_step(step, f"{where}[{i}]") for i, step in enumerate(steps)]
+
+
+def run_recipe(
+    model_dir: str | os.PathLike[str],
+    steps: Sequence[Mapping[str, Any]],
+    out_root: str | os.PathLike[str],
+    *,
+    context: Context | None = None,
+) -> list[Artifact]:
+    """Apply ``steps`` one after another; stage ``i`` is written to ``out_root/stage-i-<method>``."""
+    validate_recipe(steps)
+    context = context or Context()
+    current, fmt = Path(model_dir), context.source_format
+    artifacts = []
+    for i, step in enumerate(steps):
+        ctx = dataclasses.replace(context, source_format=fmt)
+        artifact = compress(current, step, Path(out_root) / f"stage-{i}-{step['method']}", context=ctx)
+        artifacts.append(artifact)
+        current, fmt = artifact.path, ModelFormat(artifact.format)
+    return artifacts

@@ -1,0 +1,98 @@
+"""Build typed config dataclasses from plain mappings (TOML tables), with errors that name the key path."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from .errors import ConfigError
+
+T = TypeVar("T")
+
+_NONE = type(None)
+
+
+def describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return " or ".join(describe(a) for a in typing.get_args(tp) if a is not _NONE)
+    if origin in (list, tuple):
+        args = typing.get_args(tp)
+        return f"a list of {describe(args[0])}" if args else "a list"
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return "one of " + ", ".join(repr(m.value) for m in tp)
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(tp, str(tp))
+
+
+def coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check (and gently convert: int -> float, str -> Enum) a value against a type hint."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or (origin is not None and origin.__name__ == "UnionType"):
+        args = [a for a in typing.get_args(tp) if a is not _NONE]
+        if value is None and len(args) < len(typing.get_args(tp)):
+            return None
+        for arg in args:
+            try:
+                return coerce(value, arg, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where} = {value!r} is invalid: expected {describe(tp)}")
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} = {value!r} is invalid: expected {describe(tp)}")
+        (item_tp,) = typing.get_args(tp)[:1] or (Any,)
+        items = [coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if tp is Any:
+        return value
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            raise ConfigError(f"{where} = {value!r} is invalid: expected {describe(tp)}") from None
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (bool, int, float, str):
+        if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+            return value
+        raise ConfigError(f"{where} = {value!r} is invalid: expected {describe(tp)}")
+    if dataclasses.is_dataclass(tp):
+        return from_mapping(tp, value, where)
+    if tp is dict or typing.get_origin(tp) is dict:
+        if isinstance(value, Mapping):
+            return dict(value)
+        raise ConfigError(f"{where} = {value!r} is invalid: expected a table")
+    return value
+
+
+def from_mapping(cls: type[T], data: Any, where: str, *, ignore: tuple[str, ...] = ()) -> T:
+    """Instantiate dataclass ``cls`` from ``data``; unknown or missing keys raise ConfigError."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a table, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for key in data:
+        if key in ignore:
+            continue
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{where}.{key}: unknown key.{hint} Valid keys: {', '.join(sorted(fields))}."
+            )
+    kwargs = {}
+    for name, field in fields.items():
+        if name in data:
+            kwargs[name] = coerce(data[name], hints[name], f"{where}.{name}")
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}.{name} is required ({describe(hints[name])})")
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{where}: {exc}") from exc

@@ -1,0 +1,168 @@
+"""Find, read and validate the gate's configuration into typed objects.
+
+Every error names the file, the key path, the bad value and what would be valid.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from compressors.errors import ConfigError
+from compressors.pipeline import validate_recipe
+from compressors.typed import coerce, from_mapping
+
+from ..locate import CONFIG_FILE, find_config  # noqa: F401  (re-exported)
+from .schema import THRESHOLD_KEYS, GateConfig, SourceConfig, TargetConfig, TaskConfig, Thresholds
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+TOP_KEYS = ("source", "targets", "tasks", "cache_dir", "registry", "seed")
+TASK_KEYS = ("data", "type", "metric", "split", "max_examples", "batch_size", "weight", "targets")
+TARGET_KEYS = ("hardware", "recipe", "min_size_ratio", "min_speedup", "max_latency_ms", "stages")
+
+
+def read_table(path: Path) -> tuple[dict[str, Any], str]:
+    """The raw gate table and the key path prefix it lives under."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("compressgate")
+        if table is None:
+            raise ConfigError(f"{path}: no [tool.compressgate] table")
+        return table, "tool.compressgate"
+    return data, ""
+
+
+def load_config(path: Path) -> GateConfig:
+    table, prefix = read_table(path)
+    try:
+        return build_config(table, path=path, prefix=prefix)
+    except ConfigError as exc:
+        raise ConfigError(f"{path.name}: {exc}") from None
+
+
+def _key(prefix: str, *parts: str) -> str:
+    return ".".join(p for p in (prefix, *parts) if p)
+
+
+def check_keys(table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{_key(where, key)}: unknown key.{hint} Valid keys: {', '.join(sorted(allowed))}.")
+
+
+def require_table(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a table, got {value!r}")
+    return value
+
+
+def build_config(table: Mapping[str, Any], *, path: Path, prefix: str = "") -> GateConfig:
+    check_keys(table, TOP_KEYS, prefix)
+    root = path.parent.resolve()
+    if "source" not in table:
+        raise ConfigError(f"{_key(prefix, 'source')} is required, e.g. source = {{ model = \"models/my-model\" }}")
+    source = from_mapping(SourceConfig, table["source"], _key(prefix, "source"))
+    targets_table = require_table(table.get("targets", {}), _key(prefix, "targets"))
+    tasks_table = require_table(table.get("tasks", {}), _key(prefix, "tasks"))
+    if not targets_table:
+        raise ConfigError(f"{_key(prefix, 'targets')}: declare at least one target, e.g. [tool.compressgate.targets.cpu-int8]")
+    if not tasks_table:
+        raise ConfigError(f"{_key(prefix, 'tasks')}: declare at least one task, e.g. [tool.compressgate.tasks.intent]")
+    targets = {
+        name: build_target(name, require_table(t, _key(prefix, "targets", name)), _key(prefix, "targets", name))
+        for name, t in targets_table.items()
+    }
+    tasks = {
+        name: build_task(name, require_table(t, _key(prefix, "tasks", name)), _key(prefix, "tasks", name), targets)
+        for name, t in tasks_table.items()
+    }
+    cache_dir = Path(coerce(table.get("cache_dir", ".compressgate"), str, _key(prefix, "cache_dir")))
+    registry = coerce(table.get("registry", "sqlite:///" + str(cache_dir / "registry.db")), str, _key(prefix, "registry"))
+    return GateConfig(
+        path=path,
+        root=root,
+        source=source,
+        targets=targets,
+        tasks=tasks,
+        cache_dir=cache_dir if cache_dir.is_absolute() else root / cache_dir,
+        registry=registry,
+        seed=coerce(table.get("seed", 0), int, _key(prefix, "seed")),
+    )
+
+
+def build_target(name: str, table: Mapping[str, Any], where: str) -> TargetConfig:
+    from ..targets import PRESETS
+
+    check_keys(table, TARGET_KEYS, where)
+    if "hardware" not in table:
+        raise ConfigError(f"{where}.hardware is required; known presets: {', '.join(PRESETS.names())}")
+    hardware = coerce(table["hardware"], str, f"{where}.hardware")
+    if hardware not in PRESETS:
+        raise ConfigError(f"{where}.hardware: {PRESETS.unknown_message(hardware)}")
+    recipe = table.get("recipe")
+    if not isinstance(recipe, list):
+        raise ConfigError(f"{where}.recipe must be a list of steps, e.g. [{{ method = \"onnx-dynamic-int8\" }}]")
+    validate_recipe(recipe, f"{where}.recipe")
+    gates = {k: coerce(table[k], float | None, f"{where}.{k}") for k in TARGET_KEYS[2:5] if k in table}
+    stages = {}
+    for index, override in require_table(table.get("stages", {}), f"{where}.stages").items():
+        if not str(index).isdigit() or int(index) >= len(recipe):
+            raise ConfigError(f"{where}.stages.{index}: expected a stage number from 0 to {len(recipe) - 1}")
+        stages[int(index)] = threshold_override(override, f"{where}.stages.{index}")
+    return TargetConfig(name=name, hardware=hardware, recipe=[dict(s) for s in recipe], stage_thresholds=stages, **gates)
+
+
+def threshold_override(table: Any, where: str) -> dict[str, Any]:
+    """Validate a partial threshold table; keep only the keys it sets."""
+    table = require_table(table, where)
+    check_keys(table, THRESHOLD_KEYS, where)
+    validated = from_mapping(Thresholds, table, where)
+    return {key: getattr(validated, key) for key in table}
+
+
+def build_task(name: str, table: Mapping[str, Any], where: str, targets: Mapping[str, TargetConfig]) -> TaskConfig:
+    from ..tasks import TASK_TYPES
+
+    task_type = coerce(table.get("type", "text-classification"), str, f"{where}.type")
+    if task_type not in TASK_TYPES:
+        raise ConfigError(f"{where}.type: {TASK_TYPES.unknown_message(task_type)}")
+    spec = TASK_TYPES.get(task_type)
+    option_keys = tuple(spec.options_fields())
+    check_keys(table, TASK_KEYS + THRESHOLD_KEYS + option_keys, where)
+    if "data" not in table:
+        raise ConfigError(f"{where}.data is required: a local file such as \"data/test.jsonl\"")
+    thresholds = from_mapping(Thresholds, {k: table[k] for k in THRESHOLD_KEYS if k in table}, where)
+    metric = coerce(table.get("metric", spec.default_metric), str, f"{where}.metric")
+    spec.check_metric(metric, f"{where}.metric")
+    overrides = {}
+    for target, override in require_table(table.get("targets", {}), f"{where}.targets").items():
+        if target not in targets:
+            close = difflib.get_close_matches(target, list(targets), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where}.targets.{target}: no such target.{hint} Declared: {', '.join(targets)}.")
+        overrides[target] = threshold_override(override, f"{where}.targets.{target}")
+    return TaskConfig(
+        name=name,
+        data=coerce(table["data"], str, f"{where}.data"),
+        type=task_type,
+        metric=metric,
+        split=coerce(table.get("split", "train"), str, f"{where}.split"),
+        max_examples=coerce(table.get("max_examples"), int | None, f"{where}.max_examples"),
+        batch_size=coerce(table.get("batch_size", 32), int, f"{where}.batch_size"),
+        weight=coerce(table.get("weight", 1.0), float, f"{where}.weight"),
+        thresholds=thresholds,
+        target_overrides=overrides,
+        options=from_mapping(spec.options_cls, {k: table[k] for k in option_keys if k in table}, where),
+    )

@@ -1,0 +1,103 @@
+"""Typed configuration: what a team declares under ``[tool.compressgate]``.
+
+Plain frozen dataclasses, built by ``loading.load_config``; nothing here imports torch or pytest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..stats import DecisionMode
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    model: str  # a local directory or a hub id, loaded with from_pretrained
+    task: str = "text-classification"  # decides the model class (AutoModelFor...)
+    revision: str | None = None
+    trust_remote_code: bool = False  # off unless the team turns it on
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """How much worse a compressed model may be on one task (for one target)."""
+
+    max_drop: float | None = None  # absolute, in metric units
+    max_relative_drop: float | None = None  # fraction of the source score
+    min_score: float | None = None  # floor against silent collapse, whatever the drop
+    decision: DecisionMode = DecisionMode.ESTIMATE
+    confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        for name in ("max_drop", "max_relative_drop"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} = {value} is invalid: expected a number >= 0")
+        if not 0.5 <= self.confidence < 1:
+            raise ValueError(f"confidence = {self.confidence} is invalid: expected a number in [0.5, 1)")
+
+    def allowed_drop(self, source_score: float) -> float:
+        """The tightest of the absolute and relative limits; no limit at all means no drop allowed."""
+        limits = []
+        if self.max_drop is not None:
+            limits.append(self.max_drop)
+        if self.max_relative_drop is not None:
+            limits.append(self.max_relative_drop * abs(source_score))
+        return min(limits) if limits else 0.0
+
+    def merged(self, override: dict[str, Any]) -> Thresholds:
+        from dataclasses import replace
+
+        return replace(self, **override)
+
+
+THRESHOLD_KEYS = ("max_drop", "max_relative_drop", "min_score", "decision", "confidence")
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    name: str
+    data: str  # a local file (any format `datasets` reads) or a data set name
+    type: str = "text-classification"
+    metric: str | None = None  # default: the task type's own
+    split: str = "train"  # `datasets` calls a single local file's split "train"
+    max_examples: int | None = None
+    batch_size: int = 32
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    target_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    options: Any = None  # the task type's own typed options (column names, ...)
+    weight: float = 1.0
+
+    def thresholds_for(self, target: str) -> Thresholds:
+        override = self.target_overrides.get(target)
+        return self.thresholds.merged(override) if override else self.thresholds
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    name: str
+    hardware: str
+    recipe: list[dict[str, Any]]
+    min_size_ratio: float | None = None
+    min_speedup: float | None = None
+    max_latency_ms: float | None = None
+    stage_thresholds: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    path: Path  # the file it was read from
+    root: Path  # paths in the config are relative to this directory
+    source: SourceConfig
+    targets: dict[str, TargetConfig]
+    tasks: dict[str, TaskConfig]
+    cache_dir: Path
+    registry: str
+    seed: int = 0
+
+    def resolve(self, value: str) -> str:
+        """A path relative to the config file, if it exists there; otherwise the value as given."""
+        candidate = self.root / value
+        return str(candidate) if candidate.exists() else value

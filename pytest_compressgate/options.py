@@ -1,0 +1,60 @@
+"""Command-line options and their ini twins: one group, one prefix, validators that name the expected form."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+import pytest
+
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def parse_targets(value: str) -> tuple[str, ...]:
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    bad = [n for n in names if not _NAME.match(n)]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated target names like 'cpu-int8,gpu-int4', got {value!r}"
+        )
+    return names
+
+
+def parse_ref(value: str) -> str:
+    if not _NAME.match(value):
+        raise argparse.ArgumentTypeError(f"expected a baseline name of letters, digits, '.', '_' or '-', got {value!r}")
+    return value
+
+
+def addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("compress-gate", "compression quality gate")
+    group.addoption("--compress-gate", action="store_true", default=False,
+                    help="build compressed artifacts and run the declared task x target gates. Default: off "
+                         "(gate items are collected and skipped).")
+    group.addoption("--compress-gate-config", metavar="PATH", default=None,
+                    help="gate config file. Default: compressgate.toml, else pyproject.toml [tool.compressgate].")
+    group.addoption("--compress-gate-targets", metavar="NAMES", type=parse_targets, default=None,
+                    help="only these comma-separated targets. Default: every declared target.")
+    group.addoption("--compress-gate-report", metavar="DIR", default=None,
+                    help="write compressgate.json, compressgate.md and a plot into DIR. Default: no files "
+                         "(ini: compress_gate_report).")
+    group.addoption("--compress-gate-rebuild", action="store_true", default=False,
+                    help="ignore the cache: rebuild every artifact and re-score every model. Default: off.")
+    group.addoption("--compress-gate-early-stop", action="store_true", default=None,
+                    help="score in chunks and stop once an anytime-valid confidence sequence decides the "
+                         "verdict. Default: off (ini: compress_gate_early_stop).")
+    group.addoption("--compress-gate-require-hardware", action="store_true", default=None,
+                    help="fail, instead of skip, the parts of a target whose hardware this machine lacks. "
+                         "Default: off (ini: compress_gate_require_hardware).")
+    parser.addini("compress_gate_config", "gate config file (see --compress-gate-config)", default=None)
+    parser.addini("compress_gate_report", "report directory (see --compress-gate-report)", default=None)
+    parser.addini("compress_gate_early_stop", "early stopping (see --compress-gate-early-stop)", type="bool",
+                  default=False)
+    parser.addini("compress_gate_require_hardware", "see --compress-gate-require-hardware", type="bool",
+                  default=False)
+
+
+def option_or_ini(config: pytest.Config, name: str):
+    """The command line wins; otherwise the ini setting."""
+    value = config.getoption(name)
+    return value if value is not None else config.getini(name)

@@ -1,0 +1,244 @@
+"""The pytest plugin: options, collection of declared gates, fixtures and the summary. Kept thin.
+
+Importing this module never imports torch: pytest loads every ``pytest11`` plugin on every run, so the
+heavy machinery is imported only when a project declares a gate and a gate item actually runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import hookspecs
+from .locate import ConfigNotFound, find_config
+from .options import addoption, option_or_ini
+
+if TYPE_CHECKING:
+    from .session import GateSession
+
+SESSION = pytest.StashKey["GateSession"]()
+CONFIG_PATH = pytest.StashKey["Path | None"]()
+OFF_REASON = "compress gate is off: run `pytest --compress-gate` to build and score the compressed models"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    addoption(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "compress_gate(targets=None): narrow `compressed_model` to these targets")
+    config.pluginmanager.register(ResultCollector(config), "compressgate-results")
+    try:
+        path = find_config(config.rootpath, option_or_ini(config, "compress_gate_config"))
+    except ConfigNotFound as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[CONFIG_PATH] = path
+    if path is None:
+        if config.getoption("compress_gate"):
+            raise pytest.UsageError(
+                f"--compress-gate found no config in {config.rootpath}: add a [tool.compressgate] table to "
+                "pyproject.toml or a compressgate.toml (or pass --compress-gate-config=PATH)"
+            )
+        return
+    from .config import ConfigError, load_config
+    from .session import GateOptions, GateSession
+
+    try:
+        gate_config = load_config(path)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"compress gate config error: {exc}") from None
+    targets = config.getoption("compress_gate_targets")
+    unknown = [t for t in targets or () if t not in gate_config.targets]
+    if unknown:
+        raise pytest.UsageError(
+            f"--compress-gate-targets: unknown target(s) {', '.join(unknown)}; declared: {', '.join(gate_config.targets)}"
+        )
+    report = option_or_ini(config, "compress_gate_report")
+    options = GateOptions(
+        enabled=config.getoption("compress_gate"),
+        targets=targets,
+        rebuild=config.getoption("compress_gate_rebuild"),
+        early_stop=bool(option_or_ini(config, "compress_gate_early_stop")),
+        require_hardware=bool(option_or_ini(config, "compress_gate_require_hardware")),
+        report_dir=Path(report) if report else None,
+    )
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        """Status lines reach the terminal even while a test's output is being captured."""
+        if reporter is None or config.get_verbosity() < 0:
+            return
+        if capture is None:
+            reporter.write_line(line)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.ensure_newline()
+            reporter.write_line(line)
+
+    config.stash[SESSION] = GateSession(
+        gate_config, options, say=say,
+        build_source=lambda cfg: config.hook.pytest_compressgate_build_source(gate_config=cfg),
+    )
+    if options.enabled and not _is_collected(config, path):
+        config.args.append(str(path))
+
+
+def _is_collected(config: pytest.Config, path: Path) -> bool:
+    """Whether the command line's paths already reach the config file (so its items are collected)."""
+    for arg in config.args:
+        candidate = Path(arg.split("::")[0])
+        candidate = candidate if candidate.is_absolute() else Path(config.invocation_params.dir) / candidate
+        if candidate.resolve() == path.resolve() or (candidate.is_dir() and path.resolve().is_relative_to(candidate.resolve())):
+            return True
+    return False
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    path = parent.config.stash.get(CONFIG_PATH, None)
+    if path is not None and file_path.resolve() == path.resolve() and SESSION in parent.config.stash:
+        return GateFile.from_parent(parent, path=file_path)
+    return None
+
+
+class GateFile(pytest.File):
+    """The config file as a collector: one item per declared task x target."""
+
+    def collect(self):
+        session = self.config.stash[SESSION]
+        targets = session.options.targets or tuple(session.config.targets)
+        for task in session.config.tasks:
+            for target in targets:
+                yield GateItem.from_parent(self, name=f"{task}[{target}]", task=task, target=target)
+
+
+class GateItem(pytest.Item):
+    def __init__(self, *, task: str, target: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task, self.target = task, target
+        self.add_marker(pytest.mark.compress_gate(targets=[target]))
+
+    def runtest(self) -> None:
+        from .assertions import GateFailure
+
+        session = self.config.stash[SESSION]
+        if not session.options.enabled:
+            pytest.skip(OFF_REASON)
+        skip = session.hardware_skip_reason(self.target)
+        if skip:
+            pytest.skip(skip)
+        comparison = session.compare(self.task, self.target)
+        for c in session.comparisons_for(self.task, self.target):
+            self.user_properties.append(("compressgate", c.to_json()))
+            self.config.hook.pytest_compressgate_comparison(comparison=c)
+        if not comparison.passed:
+            raise GateFailure(comparison)
+
+    def repr_failure(self, excinfo, style=None):
+        from .assertions import GateFailure
+
+        if isinstance(excinfo.value, GateFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, None, f"compress gate {self.task}[{self.target}]"
+
+
+class ResultCollector:
+    """Gathers comparisons from test reports, so results from pytest-xdist workers reach one summary."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.results: list[dict[str, Any]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.results.extend(value for name, value in report.user_properties if name == "compressgate")
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.results:
+            session = self.config.stash.get(SESSION, None)
+            write_summary(terminalreporter, self.config, self.results,
+                          session.options.report_dir if session else None)
+
+
+def write_summary(terminalreporter, config: pytest.Config, results: list[dict[str, Any]],
+                  report_dir: Path | None) -> None:
+    from .report import render_markdown, render_table, write_json
+
+    terminalreporter.write_sep("=", "compress gate")
+    width = max(config.get_terminal_writer().fullwidth, 140)
+    terminalreporter.write(render_table(results, width=width, color=terminalreporter.hasmarkup))
+    markdown = render_markdown(results)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
+            fh.write(markdown)
+    if report_dir is not None:
+        report_dir = report_dir if report_dir.is_absolute() else config.rootpath / report_dir
+        write_json(report_dir / "compressgate.json", results)
+        (report_dir / "compressgate.md").write_text(markdown, encoding="utf-8")
+        terminalreporter.write_line(f"compress gate reports written to {report_dir}")
+    failed = [r for r in results if not r["passed"] and not r.get("stage")]
+    if failed:
+        terminalreporter.write_line(
+            f"{len(failed)} gate(s) failed. Rerun one with: pytest --compress-gate -k "
+            f"'{failed[0]['task']} and {failed[0]['target']}' -vv"
+        )
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def compress_gate(request: pytest.FixtureRequest) -> GateSession:
+    """The gate session: config, ``.source_dir``, ``.artifact(target)``, ``.evaluate(...)``, ``.compare(...)``."""
+    session = request.config.stash.get(SESSION, None)
+    if session is None:
+        pytest.fail("compress_gate needs a [tool.compressgate] table in pyproject.toml or a compressgate.toml",
+                    pytrace=False)
+    if not session.options.enabled:
+        pytest.skip(OFF_REASON)
+    return session
+
+
+@pytest.fixture(scope="session")
+def source_model(compress_gate: GateSession):
+    """The source model, loaded for inference (a ``LoadedModel``: ``.model`` and ``.tokenizer``)."""
+    return compress_gate.load(compress_gate.source_dir, "source")
+
+
+@pytest.fixture
+def compressed_model(request: pytest.FixtureRequest, compress_gate: GateSession):
+    """The final compressed model of one target; tests using it run once per declared target."""
+    target = request.param
+    skip = compress_gate.hardware_skip_reason(target)
+    if skip:
+        pytest.skip(skip)
+    return compress_gate.compressed_model(target)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "compressed_model" not in metafunc.fixturenames:
+        return
+    session = metafunc.config.stash.get(SESSION, None)
+    targets = list(session.options.targets or session.config.targets) if session else []
+    marker = metafunc.definition.get_closest_marker("compress_gate")
+    wanted = marker.kwargs.get("targets") if marker else None
+    if wanted:
+        declared = list(session.config.targets) if session else []
+        unknown = [t for t in wanted if t not in declared]
+        if unknown:
+            raise pytest.UsageError(
+                f"{metafunc.definition.nodeid}: @pytest.mark.compress_gate names unknown target(s) "
+                f"{', '.join(unknown)}; declared: {', '.join(declared) or 'none'}"
+            )
+        targets = [t for t in targets if t in wanted]
+    metafunc.parametrize("compressed_model", targets, indirect=True, ids=targets)

@@ -1,0 +1,25 @@
+"""A Markdown summary for CI job pages (GitHub's $GITHUB_STEP_SUMMARY) and pull-request comments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .rows import COLUMNS, failures, row
+
+
+def render_markdown(comparisons: list[dict[str, Any]]) -> str:
+    failed = failures(comparisons)
+    head = "### Compress gate: " + (f"❌ {len(failed)} failing" if failed else "✅ all tasks within thresholds")
+    lines = [head, "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for comparison in comparisons:
+        values = row(comparison)
+        if values["verdict"] == "FAIL":
+            values["verdict"] = "❌ FAIL"
+        elif values["verdict"] == "PASS":
+            values["verdict"] = "✅ PASS"
+        lines.append("| " + " | ".join(values[c] for c in COLUMNS) + " |")
+    if failed:
+        lines += ["", "<details><summary>Why it failed</summary>", "", "```"]
+        lines += [f"{c['task']}[{c['target']}]: " + "; ".join(c["failures"]) for c in failed]
+        lines += ["```", "", "</details>"]
+    return "\n".join(lines) + "\n"

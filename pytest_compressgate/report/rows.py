@@ -1,0 +1,43 @@
+"""The report's rows, shared by the terminal table and the Markdown summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+COLUMNS = ("task", "target", "stage", "metric", "source", "compressed", "drop", "interval", "allowed",
+           "p", "n", "size", "speedup", "verdict")
+
+
+def _fmt(value: float | None, spec: str = ".4f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def row(c: dict[str, Any]) -> dict[str, str]:
+    """Display strings for one comparison (as produced by ``Comparison.to_json``)."""
+    interval = c.get("interval")
+    perf = c.get("performance") or {}
+    n = str(c["n"]) if not c.get("examples_used") or c["examples_used"] >= c["n"] else f"{c['examples_used']}/{c['n']}"
+    if c.get("stage"):
+        verdict = "stage" if c["passed"] else "FAIL"
+    else:
+        verdict = "PASS" if c["passed"] else "FAIL"
+    return {
+        "task": c["task"],
+        "target": c["target"],
+        "stage": c.get("stage") or "final",
+        "metric": c["metric"],
+        "source": _fmt(c["source_score"]),
+        "compressed": _fmt(c["compressed_score"]),
+        "drop": _fmt(c["drop"], "+.4f"),
+        "interval": f"[{interval['low']:+.4f}, {interval['high']:+.4f}]" if interval else "—",
+        "allowed": _fmt(c["allowed_drop"]),
+        "p": _fmt(c.get("p_value"), ".3g"),
+        "n": n,
+        "size": f"{perf['size_ratio']:.2f}x" if perf.get("size_ratio") else "—",
+        "speedup": f"{perf['speedup']:.2f}x" if perf.get("speedup") else "—",
+        "verdict": verdict,
+    }
+
+
+def failures(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c for c in comparisons if not c["passed"]]

@@ -1,0 +1,28 @@
+"""The terminal summary: one rich table, one row per task x target (and per stage of stacked recipes)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from .rows import COLUMNS, row
+
+STYLE = {"PASS": "bold green", "FAIL": "bold red", "stage": "dim"}
+
+
+def render_table(comparisons: list[dict[str, Any]], *, width: int = 160, color: bool = False) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="compress gate", header_style="bold", show_lines=False)
+    shown = [c for c in COLUMNS if c != "stage" or any(x.get("stage") for x in comparisons)]
+    for column in shown:
+        table.add_column(column, justify="right" if column not in ("task", "target", "stage", "metric") else "left",
+                         no_wrap=column in ("interval",))
+    for comparison in comparisons:
+        values = row(comparison)
+        table.add_row(*(values[c] for c in shown), style=STYLE.get(values["verdict"]) if color else None)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=color, color_system="standard" if color else None)
+    console.print(table)
+    return buffer.getvalue()

@@ -1,0 +1,271 @@
+"""The gate's session: builds artifacts, scores models and compares them, all through the cache.
+
+One ``GateSession`` lives for a pytest session (in ``config.stash``) or for one CLI command. It knows
+nothing of pytest: the plugin hands it a config, options and a callback for status lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compressors.base import Artifact, Context, ModelFormat, compress, parse_step, step_params
+
+from .cache import CacheStore, hash_path, library_versions, make_key
+from .config import GateConfig, TargetConfig, TaskConfig
+from .tasks import TASK_TYPES, Examples, LoadedModel, Predictions
+from .verdict import Comparison, compare
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    enabled: bool = False
+    targets: tuple[str, ...] | None = None  # None: every declared target
+    rebuild: bool = False
+    early_stop: bool = False
+    require_hardware: bool = False
+    report_dir: Path | None = None
+
+
+@dataclass
+class Stage:
+    """One step of a target's recipe, built and cached."""
+
+    index: int
+    method: str
+    key: str
+    artifact: Artifact
+    cache_hit: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.index}-{self.method}"
+
+
+@dataclass
+class BuiltTarget:
+    name: str
+    stages: list[Stage]
+
+    @property
+    def final(self) -> Stage:
+        return self.stages[-1]
+
+
+@dataclass
+class GateSession:
+    config: GateConfig
+    options: GateOptions = field(default_factory=GateOptions)
+    say: Callable[[str], None] = lambda line: None
+    build_source: Callable[[GateConfig], str | None] | None = None
+    comparisons: list[Comparison] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.cache = CacheStore(self.config.cache_dir)
+        self._source_dir: Path | None = None
+        self._built: dict[str, BuiltTarget] = {}
+        self._examples: dict[str, Examples] = {}
+        self._predictions: dict[tuple[str, str], Predictions] = {}
+        self._loaded: dict[str, LoadedModel] = {}
+        self._compared: dict[tuple[str, str], list[Comparison]] = {}
+        self._versions = library_versions()
+
+    # -- the source model -------------------------------------------------------------------
+
+    @property
+    def source_dir(self) -> Path:
+        """The source model as a local directory (built by a conftest hook, local, or from the hub)."""
+        if self._source_dir is None:
+            built = self.build_source(self.config) if self.build_source else None
+            name = built or self.config.source.model
+            local = Path(self.config.resolve(name))
+            if local.is_dir():
+                self._source_dir = local
+            else:
+                from huggingface_hub import snapshot_download
+
+                self._source_dir = Path(snapshot_download(name, revision=self.config.source.revision))
+        return self._source_dir
+
+    @property
+    def source_key(self) -> str:
+        return make_key(kind="source", weights=hash_path(self.source_dir))
+
+    @property
+    def model_task(self) -> str:
+        return self.config.source.task
+
+    # -- artifacts --------------------------------------------------------------------------
+
+    def target(self, name: str) -> TargetConfig:
+        if name not in self.config.targets:
+            raise KeyError(f"no target {name!r}; declared: {', '.join(self.config.targets)}")
+        return self.config.targets[name]
+
+    def build(self, name: str) -> BuiltTarget:
+        """Every stage of target ``name``'s recipe, each built once and cached by content."""
+        if name in self._built:
+            return self._built[name]
+        target = self.target(name)
+        parent_key, parent_dir, fmt = self.source_key, self.source_dir, ModelFormat.TRANSFORMERS
+        stages = []
+        for index, raw_step in enumerate(target.recipe):
+            where = f"targets.{name}.recipe[{index}]"
+            method, step_config = parse_step(self._resolve_files(raw_step), where)
+            key = make_key(kind="artifact", parent=parent_key, method=method.name, params=step_params(step_config),
+                           files=self._file_hashes(raw_step), hardware=target.hardware, task=self.model_task,
+                           trust_remote_code=self.config.source.trust_remote_code, libraries=self._versions)
+            context = Context(task=self.model_task, source_format=fmt, hardware=target.hardware, seed=self.config.seed,
+                              trust_remote_code=self.config.source.trust_remote_code)
+            source_info = {"key": parent_key, "path": str(parent_dir)}
+
+            def run(tmp: Path, step=step_config, src=parent_dir, ctx=context, info=source_info) -> None:
+                self.say(f"compressgate: building {name} stage {index} ({method.name})")
+                compress(src, step, tmp, context=ctx, source_info=info)
+
+            path, hit = self.cache.get_or_build("artifacts", key, run, rebuild=self.options.rebuild)
+            artifact = Artifact.load(path)
+            stages.append(Stage(index, method.name, key, artifact, hit))
+            parent_key, parent_dir, fmt = key, path, artifact.format
+        self._built[name] = BuiltTarget(name, stages)
+        return self._built[name]
+
+    def _resolve_files(self, step: dict[str, Any]) -> dict[str, Any]:
+        return {k: (str(self.config.root / v) if self._is_file(v) else v) for k, v in step.items()}
+
+    def _file_hashes(self, step: dict[str, Any]) -> dict[str, str]:
+        """Files a step reads (calibration or training data) are keyed by their bytes, not their path."""
+        return {k: hash_path(self.config.root / v) for k, v in step.items() if self._is_file(v)}
+
+    def _is_file(self, value: Any) -> bool:
+        return isinstance(value, str) and value != "" and (self.config.root / value).is_file()
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def task(self, name: str) -> TaskConfig:
+        if name not in self.config.tasks:
+            raise KeyError(f"no task {name!r}; declared: {', '.join(self.config.tasks)}")
+        return self.config.tasks[name]
+
+    def examples(self, task_name: str) -> Examples:
+        if task_name not in self._examples:
+            task = self.task(task_name)
+            self._examples[task_name] = TASK_TYPES.get(task.type).load(
+                self.config.resolve(task.data), task.options, split=task.split, max_examples=task.max_examples,
+                where=f"tasks.{task_name}",
+            )
+        return self._examples[task_name]
+
+    def load(self, path: Path, label: str) -> LoadedModel:
+        from compressors.loaders import load_model, load_tokenizer
+
+        key = str(path)
+        if key not in self._loaded:
+            trust = self.config.source.trust_remote_code
+            self._loaded[key] = LoadedModel(load_model(path, task=self.model_task, trust_remote_code=trust),
+                                            load_tokenizer(path, trust_remote_code=trust), label, key)
+        return self._loaded[key]
+
+    def predictions(self, task_name: str, model_key: str, model_dir: Path, label: str) -> Predictions:
+        """Per-example predictions of one model on one task: once per session, cached across sessions."""
+        memo = (task_name, model_key)
+        if memo in self._predictions:
+            return self._predictions[memo]
+        task = self.task(task_name)
+        data_path = self.config.resolve(task.data)
+        key = make_key(kind="predictions", model=model_key, data=hash_path(data_path) if os.path.exists(data_path)
+                       else data_path, type=task.type, options=task.options, split=task.split,
+                       max_examples=task.max_examples, libraries=self._versions, seed=self.config.seed)
+
+        def run() -> dict[str, Any]:
+            examples = self.examples(task_name)
+            self.say(f"compressgate: scoring {task_name} on {label} ({len(examples)} examples)")
+            model = self.load(model_dir, label)
+            task_type = TASK_TYPES.get(task.type)
+            return task_type.predict(model, examples, task.options, batch_size=task.batch_size).to_json()
+
+        data, _ = self.cache.get_or_build_json("predictions", key, run, rebuild=self.options.rebuild)
+        self._predictions[memo] = Predictions.from_json(data)
+        return self._predictions[memo]
+
+    def source_predictions(self, task_name: str) -> Predictions:
+        return self.predictions(task_name, self.source_key, self.source_dir, "source")
+
+    def compare(self, task_name: str, target_name: str) -> Comparison:
+        """Score every stage of the target on the task; the final stage's comparison is the verdict."""
+        memo = (task_name, target_name)
+        if memo not in self._compared:
+            self._compared[memo] = self._compare_stages(task_name, target_name)
+            self.comparisons.extend(self._compared[memo])
+        return self._compared[memo][-1]
+
+    def comparisons_for(self, task_name: str, target_name: str) -> list[Comparison]:
+        """Each stage's comparison, in recipe order; the last one is the verdict."""
+        self.compare(task_name, target_name)
+        return self._compared[(task_name, target_name)]
+
+    def _compare_stages(self, task_name: str, target_name: str) -> list[Comparison]:
+        built, task, target = self.build(target_name), self.task(task_name), self.target(target_name)
+        task_type = TASK_TYPES.get(task.type)
+        metric = task_type.metric(task.metric or task_type.default_metric)
+        source, examples = self.source_predictions(task_name), self.examples(task_name)
+        final_thresholds = task.thresholds_for(target_name)
+        results = []
+        for stage in built.stages:
+            is_final = stage is built.final
+            gated = is_final or stage.index in target.stage_thresholds
+            thresholds = dataclasses.replace(final_thresholds, **target.stage_thresholds.get(stage.index, {}))
+            compressed = self.predictions(task_name, stage.key, stage.artifact.path, f"{target_name}/{stage.name}")
+            comparison = compare(
+                task_name=task_name, target=target_name, task_type=task_type, metric=metric, examples=examples,
+                source=source, compressed=compressed, thresholds=thresholds, seed=self.config.seed,
+                stage=None if is_final else stage.name, gated=gated,
+            )
+            comparison.performance.update(artifact_bytes=stage.artifact.manifest.get("bytes_on_disk"),
+                                          stats=stage.artifact.stats, cache_hit=stage.cache_hit)
+            results.append(comparison)
+        failed_stages = [c.stage for c in results[:-1] if not c.passed]
+        if failed_stages:
+            results[-1].fail(f"stage(s) {', '.join(failed_stages)} failed their own threshold")
+        return results
+
+    # -- fixtures' helpers ------------------------------------------------------------------
+
+    def artifact(self, target_name: str) -> Artifact:
+        """The final artifact of a target's recipe (built or taken from the cache)."""
+        return self.build(target_name).final.artifact
+
+    def compressed_model(self, target_name: str) -> LoadedModel:
+        return self.load(self.artifact(target_name).path, target_name)
+
+    def evaluate(self, task_name: str, model: str = "source") -> float:
+        """The task's metric for ``"source"`` or a target's final model."""
+        task = self.task(task_name)
+        task_type = TASK_TYPES.get(task.type)
+        metric = task_type.metric(task.metric or task_type.default_metric)
+        if model == "source":
+            predictions = self.source_predictions(task_name)
+        else:
+            final = self.build(model).final
+            predictions = self.predictions(task_name, final.key, final.artifact.path, model)
+        return task_type.score(metric, predictions, self.examples(task_name))
+
+    def hardware_skip_reason(self, target_name: str) -> str | None:
+        """Why this machine cannot score the target, or None. CPU presets run everywhere (slower)."""
+        from .targets import PRESETS, detect_machine
+
+        preset = PRESETS.get(self.target(target_name).hardware)
+        missing = preset.missing(detect_machine())
+        if not missing or not preset.cuda:
+            return None
+        reason = f"target {target_name!r} needs {preset.name}: this machine lacks {'; '.join(missing)}"
+        if self.options.require_hardware:
+            raise RuntimeError(reason + " (and --compress-gate-require-hardware is set)")
+        return reason
+
+    def close(self) -> None:
+        self._loaded.clear()

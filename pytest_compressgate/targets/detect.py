@@ -1,0 +1,42 @@
+"""What the running machine has: CPU architecture and flags, CUDA devices and their compute capability."""
+
+from __future__ import annotations
+
+import functools
+import platform
+import sys
+from pathlib import Path
+
+from .presets import Machine
+
+
+def cpu_flags() -> frozenset[str]:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith(("flags", "Features")):
+                return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def cuda_devices() -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
+    """CUDA devices, asked of torch only if torch is already imported or importable cheaply here."""
+    if "torch" not in sys.modules:
+        try:
+            import torch  # noqa: F401  (detection runs at gate time, when torch is needed anyway)
+        except ImportError:
+            return (), ()
+    import torch
+
+    if not torch.cuda.is_available():
+        return (), ()
+    count = torch.cuda.device_count()
+    names = tuple(torch.cuda.get_device_name(i) for i in range(count))
+    caps = tuple(tuple(torch.cuda.get_device_capability(i)) for i in range(count))
+    return names, caps  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=1)
+def detect_machine() -> Machine:
+    names, caps = cuda_devices()
+    return Machine(arch=platform.machine(), cpu_flags=cpu_flags(), cuda_devices=names, cuda_capabilities=caps)

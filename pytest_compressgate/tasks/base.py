@@ -1,0 +1,111 @@
+"""What a task type is: how it loads examples, runs a model over them, and which metrics apply."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from compressors.errors import ConfigError
+from compressors.registry import Registry
+
+from .metrics import METRICS, Metric
+
+Progress = Callable[[int], None]  # called with the number of examples just finished
+
+
+@dataclass
+class Examples:
+    inputs: list[Any]
+    references: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+
+@dataclass
+class Predictions:
+    """Per-example predictions (JSON-able), kept so comparisons are paired and cacheable."""
+
+    values: list[Any]
+    nonfinite: int = 0  # examples whose model outputs held NaN or infinity
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Predictions:
+        return cls(**data)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference (transformers or an optimum ORTModel, which share the call API)."""
+
+    model: Any
+    tokenizer: Any
+    label: str  # "source" or a target/stage name, for messages
+    path: str = ""
+
+
+class TaskType:
+    name: ClassVar[str]
+    options_cls: ClassVar[type]
+    default_metric: ClassVar[str]
+    metrics: ClassVar[tuple[str, ...]]
+    model_task: ClassVar[str]  # which model class serves it (see compressors.modelio.TASK_CLASSES)
+
+    @classmethod
+    def options_fields(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls.options_cls)]
+
+    @classmethod
+    def check_metric(cls, metric: str, where: str) -> None:
+        if metric not in cls.metrics:
+            raise ConfigError(
+                f"{where} = {metric!r} does not apply to {cls.name} tasks; use one of {', '.join(cls.metrics)}"
+            )
+        METRICS.get(metric)  # registered, or an error listing what is
+
+    def metric(self, name: str) -> Metric:
+        return METRICS.get(name)
+
+    def load(self, data: str, options: Any, *, split: str, max_examples: int | None, where: str) -> Examples:
+        raise NotImplementedError
+
+    def predict(self, model: LoadedModel, examples: Examples, options: Any, *, batch_size: int,
+                progress: Progress | None = None) -> Predictions:
+        raise NotImplementedError
+
+    def score(self, metric: Metric, predictions: Predictions, examples: Examples, index: Sequence[int] | None = None) -> float:
+        values, refs = predictions.values, examples.references
+        if index is not None:
+            values, refs = [values[i] for i in index], [refs[i] for i in index]
+        return metric(values, refs)
+
+    def per_example(self, metric: Metric, predictions: Predictions, examples: Examples):
+        """Per-example scores whose mean is the metric, or None for corpus-level metrics."""
+        if metric.per_example is None:
+            return None
+        return metric.per_example(predictions.values, examples.references)
+
+    def collapse(self, predictions: Predictions, examples: Examples) -> str | None:
+        """A sentence when the model's outputs show a silent collapse, else None."""
+        if predictions.nonfinite:
+            return f"{predictions.nonfinite} of {len(examples)} examples gave NaN or infinite outputs"
+        return None
+
+
+TASK_TYPES: Registry[TaskType] = Registry("task type")
+
+
+def register_task_type(task_type: type[TaskType]) -> type[TaskType]:
+    TASK_TYPES.register(task_type.name, task_type())
+    return task_type
+
+
+def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

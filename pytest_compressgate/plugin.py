@@ -87,8 +87,9 @@ def pytest_configure(config: pytest.Config) -> None:
         gate_config, options, say=say,
         build_source=lambda cfg: config.hook.pytest_compressgate_build_source(gate_config=cfg),
     )
-    if options.enabled and not _is_collected(config, path):
-        config.args.append(str(path))
+    explicit = config.args_source == pytest.Config.ArgsSource.ARGS
+    if options.enabled and not explicit and not _is_collected(config, path):
+        config.args.append(str(path))  # testpaths that miss the config file still run the gate
 
 
 def _is_collected(config: pytest.Config, path: Path) -> bool:
@@ -116,7 +117,10 @@ class GateFile(pytest.File):
         targets = session.options.targets or tuple(session.config.targets)
         for task in session.config.tasks:
             for target in targets:
-                yield GateItem.from_parent(self, name=f"{task}[{target}]", task=task, target=target)
+                item = GateItem.from_parent(self, name=f"{task}[{target}]", task=task, target=target)
+                if not session.options.enabled:
+                    item.add_marker(pytest.mark.skip(reason=OFF_REASON))
+                yield item
 
 
 class GateItem(pytest.Item):
@@ -129,8 +133,6 @@ class GateItem(pytest.Item):
         from .assertions import GateFailure
 
         session = self.config.stash[SESSION]
-        if not session.options.enabled:
-            pytest.skip(OFF_REASON)
         skip = session.hardware_skip_reason(self.target)
         if skip:
             pytest.skip(skip)

@@ -66,3 +66,145 @@ def tiny_classifier(out_dir: Path, *, train_steps: int = 60, seed: int = 0) -> P
     model.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
     return out_dir
+
+
+# --- Tiny causal language models -------------------------------------------------------------------
+# Text comes from the docstrings of the running Python's standard library, so it is real English with
+# code in it, needs no download and is read at run time. Modules are split between training and
+# held-out text by name, so a perplexity on ``heldout_texts`` measures text the model never saw.
+
+TRAIN_MODULES = (
+    "json", "collections", "itertools", "functools", "textwrap", "string", "pathlib", "os", "re", "random",
+    "statistics", "datetime", "heapq", "bisect", "shutil", "argparse", "csv", "enum", "dataclasses", "typing",
+    "fractions", "decimal", "calendar", "difflib", "logging", "tempfile", "zipfile", "base64", "hashlib",
+    "contextlib", "abc", "copy", "pprint", "operator", "glob", "fnmatch", "uuid", "queue", "threading",
+    "subprocess", "inspect", "ast", "tokenize", "unittest", "email", "http.client", "urllib.parse", "html",
+    "sqlite3", "gzip", "bz2", "lzma", "tarfile", "configparser", "locale", "gettext", "codecs", "io", "struct",
+)
+HELDOUT_MODULES = (
+    "array", "weakref", "types", "math", "secrets", "hmac", "sched", "selectors", "socket", "signal",
+    "platform", "sysconfig", "traceback", "warnings", "timeit", "doctest", "zoneinfo", "graphlib", "ipaddress",
+    "mimetypes", "shlex", "cmd", "plistlib", "binascii", "filecmp", "linecache", "dis", "reprlib",
+)
+SPECIAL_TOKENS = ("<unk>", "<s>", "</s>", "<pad>")
+
+
+def docstring_texts(modules: tuple[str, ...] = TRAIN_MODULES, *, min_chars: int = 40) -> list[str]:
+    """Docstrings of ``modules`` and of their public functions and classes, deduplicated, in a fixed order."""
+    import importlib
+    import inspect
+
+    seen: set[str] = set()
+    texts = []
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # a Python built without this module: use the others
+            continue
+        objects = [module] + [getattr(module, a, None) for a in sorted(dir(module)) if not a.startswith("_")]
+        for obj in objects:
+            if obj is module or inspect.isfunction(obj) or inspect.isclass(obj) or inspect.isbuiltin(obj):
+                doc = inspect.getdoc(obj)
+                if doc and len(doc) >= min_chars and doc not in seen:
+                    seen.add(doc)
+                    texts.append(doc)
+    return texts
+
+
+def heldout_texts(n: int = 64) -> list[str]:
+    """Docstrings of modules the tiny LMs never train on, for perplexity."""
+    return docstring_texts(HELDOUT_MODULES)[:n]
+
+
+def tiny_tokenizer(out_dir: Path, *, vocab_size: int = 1024, texts: list[str] | None = None):
+    """A byte-level BPE tokenizer trained on the docstrings, saved with ``save_pretrained``; returns it."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    bpe.train_from_iterator(texts or docstring_texts(), trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="<unk>", bos_token="<s>",
+                                        eos_token="</s>", pad_token="<pad>", model_max_length=512)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(str(out_dir))
+    return tokenizer
+
+
+def tiny_llama(out_dir: Path, *, hidden: int = 128, intermediate: int | None = None, layers: int = 2,
+               heads: int = 4, kv_heads: int = 2, train_steps: int = 40, seq_len: int = 64, batch: int = 16,
+               vocab_size: int = 1024, seed: int = 0) -> Path:
+    """A small Llama trained for ``train_steps`` steps on stdlib docstrings, with its own BPE tokenizer.
+
+    Dimensions default to multiples of 128 (hidden 128, intermediate 256) so GPTQ groups of 128 fit.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    texts = docstring_texts()
+    tokenizer = tiny_tokenizer(out_dir, vocab_size=vocab_size, texts=texts)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=intermediate or 2 * hidden,
+                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
+                         max_position_embeddings=max(256, seq_len), bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+                         tie_word_embeddings=False)
+    model = LlamaForCausalLM(config)
+    ids = tokenizer("\n\n".join(texts), return_tensors="pt", verbose=False).input_ids[0]
+    chunks = ids[: len(ids) // seq_len * seq_len].view(-1, seq_len)
+    order = torch.randperm(len(chunks), generator=torch.Generator().manual_seed(seed))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for step in range(train_steps):
+        rows = order[(step * batch) % len(order):][:batch]
+        loss = model(input_ids=chunks[rows], labels=chunks[rows]).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(str(out_dir))
+    return out_dir
+
+
+def write_calibration(path: Path, *, n: int = 32, kind: str = "jsonl") -> Path:
+    """A calibration file of ``n`` docstrings: JSONL with a "text" column, CSV with a "text" header, or TXT."""
+    import csv
+
+    texts = docstring_texts()[::7][:n]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "jsonl":
+        return write_jsonl(path, [{"text": t} for t in texts])
+    if kind == "csv":
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["text"])
+            writer.writerows([t] for t in texts)
+        return path
+    path.write_text("\n\n".join(texts) + "\n", encoding="utf-8")  # txt: blank-line separated paragraphs
+    return path
+
+
+def causal_lm_perplexity(model, tokenizer, texts: list[str], *, max_length: int = 128) -> float:
+    """Token-weighted perplexity of ``model`` (anything returning ``.logits``) on ``texts``, one text at a time."""
+    import math
+
+    import torch
+
+    total_nll, total_tokens = 0.0, 0
+    device = next((p.device for p in model.parameters()), torch.device("cpu")) if hasattr(model, "parameters") \
+        else torch.device("cpu")
+    with torch.no_grad():
+        for text in texts:
+            enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_length)
+            ids = enc.input_ids.to(device)
+            if ids.shape[1] < 2:
+                continue
+            logits = model(input_ids=ids, attention_mask=enc.attention_mask.to(device)).logits.float()
+            nll = torch.nn.functional.cross_entropy(logits[0, :-1], ids[0, 1:], reduction="sum")
+            total_nll += nll.item()
+            total_tokens += ids.shape[1] - 1
+    return math.exp(total_nll / max(total_tokens, 1))

@@ -1,0 +1,34 @@
+"""Statistics core of the gate: paired intervals for the drop, tests, decisions and sample sizes.
+
+"Drop" is always source metric minus compressed metric for a higher-is-better metric (positive means the
+compressed model is worse); callers negate lower-is-better metrics. Every ``confidence`` in this package
+is the one-sided coverage of each bound of an ``Interval``, because gate verdicts are one-sided questions
+(see ``intervals`` and ``decision``). Only numpy and scipy are used, so the core can be tested and reused
+without pytest or a deep-learning framework; everything is deterministic given its seed.
+"""
+
+from __future__ import annotations
+
+from .binary import binary_drop_interval, mcnemar_exact, score_drop_bounds
+from .decision import Decision, DecisionMode, decide
+from .intervals import Interval, paired_bootstrap_interval
+from .multiple import holm
+from .sample_size import DEFAULT_DISCORDANT_RATE, required_examples, small_n_warning
+from .sequential import ConfidenceSequence, early_stop_decided
+
+__all__ = [
+    "DEFAULT_DISCORDANT_RATE",
+    "ConfidenceSequence",
+    "Decision",
+    "DecisionMode",
+    "Interval",
+    "binary_drop_interval",
+    "decide",
+    "early_stop_decided",
+    "holm",
+    "mcnemar_exact",
+    "paired_bootstrap_interval",
+    "required_examples",
+    "score_drop_bounds",
+    "small_n_warning",
+]

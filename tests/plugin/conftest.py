@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# In-process pytester runs restore sys.modules after each run; libraries that register global state
+# on import (datasets registers pyarrow extension types) must therefore be imported once, out here.
+import datasets  # noqa: E402,F401
+import optimum.onnxruntime  # noqa: E402,F401
+import torch  # noqa: E402,F401
+
+GATE = """
+[tool.compressgate]
+source = {{ model = "{model}", task = "text-classification" }}
+cache_dir = "{cache}"
+
+[tool.compressgate.targets.cpu-int8]
+hardware = "x86-avx2"
+recipe = [{{ method = "onnx-dynamic-int8", per_channel = true }}]
+
+[tool.compressgate.tasks.intent]
+data = "{data}"
+metric = "accuracy"
+max_drop = {max_drop}
+{extra}
+"""
+
+
+@pytest.fixture
+def gate_project(pytester: pytest.Pytester, tiny_classifier_dir: Path, tiny_test_data: Path, tmp_path_factory):
+    """Write a pyproject.toml declaring a gate on the tiny classifier; returns a function to rewrite it.
+
+    The cache is shared across these tests so the ONNX artifact is built once per session.
+    """
+    cache = tmp_path_factory.getbasetemp() / "shared-gate-cache"
+
+    def write(max_drop: float = 0.05, extra: str = "", **overrides: str) -> Path:
+        text = GATE.format(model=tiny_classifier_dir, cache=cache, data=tiny_test_data, max_drop=max_drop,
+                           extra=extra)
+        for old, new in overrides.items():
+            text = text.replace(old, new)
+        return pytester.makepyprojecttoml(text)
+
+    return write

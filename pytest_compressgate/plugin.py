@@ -151,7 +151,7 @@ class GateItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
-        return self.path, None, f"compress gate {self.task}[{self.target}]"
+        return self.path, 0, f"compress gate {self.task}[{self.target}]"
 
 
 class ResultCollector:

@@ -186,7 +186,7 @@ class Distiller:
                 order, losses = list(range(len(texts))), []
                 rng.shuffle(order)
                 for idx in batches(len(texts), c.batch_size, order=order):
-                    target = torch.tensor([labels[i] for i in idx], device=self.device) if labels else None
+                    target = torch.tensor([labels[i] for i in idx], device=self.device) if labels is not None else None
                     loss = self.loss(self.encode([texts[i] for i in idx]), cached[idx], target)
                     loss.backward()
                     optimizer.step()

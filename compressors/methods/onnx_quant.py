@@ -63,29 +63,50 @@ def export_onnx(model_dir: Path, out_dir: Path, context: Context):
     return model
 
 
+INTEGER_OPS = {"MatMulInteger", "QLinearMatMul", "ConvInteger", "QLinearConv", "DynamicQuantizeMatMul",
+               "MatMulIntegerToFloat", "QAttention", "QGemm"}
+_PASS_THROUGH = {"Transpose", "Reshape", "Identity", "Cast"}  # ops a weight may pass between DQ and MatMul
+
+
 def onnx_quant_stats(onnx_path: Path) -> dict:
-    """Count what was really quantized: integer matmul nodes and the share of weights stored as int8."""
+    """Count what was really quantized: integer matmul nodes (QOperator format) plus MatMul/Gemm nodes
+    whose weight is an int8 initializer behind a DequantizeLinear (QDQ format), and the share of weight
+    elements stored as 8-bit integers."""
     import onnx
-    from onnx import TensorProto
+    from onnx import TensorProto, helper
 
     graph = onnx.load(str(onnx_path), load_external_data=True).graph
-    ops = [n.op_type for n in graph.node]
-    int_ops = {"MatMulInteger", "QLinearMatMul", "ConvInteger", "QLinearConv", "DynamicQuantizeMatMul",
-               "MatMulIntegerToFloat", "QAttention", "QGemm"}
-    float_matmuls = sum(op in ("MatMul", "Gemm") for op in ops)
-    quantized = sum(op in int_ops for op in ops)
+    initializers = {init.name: init for init in graph.initializer}
+    producer = {out: node for node in graph.node for out in node.output}
+    int_types = (TensorProto.INT8, TensorProto.UINT8)
+
+    def int8_weight_behind(name: str) -> bool:
+        node = producer.get(name)
+        while node is not None and node.op_type in _PASS_THROUGH:
+            node = producer.get(node.input[0])
+        if node is None or node.op_type != "DequantizeLinear":
+            return False
+        init = initializers.get(node.input[0])
+        return init is not None and init.data_type in int_types
+
+    qdq = sum(n.op_type in ("MatMul", "Gemm") and any(int8_weight_behind(i) for i in n.input) for n in graph.node)
+    float_matmuls = sum(n.op_type in ("MatMul", "Gemm") for n in graph.node) - qdq
+    quantized = sum(n.op_type in INTEGER_OPS for n in graph.node) + qdq
     elems = {"int": 0, "all": 0}
+    weight_bytes = 0
     for init in graph.initializer:
         n = 1
         for d in init.dims:
             n *= d
         elems["all"] += n
-        if init.data_type in (TensorProto.INT8, TensorProto.UINT8):
+        weight_bytes += n * helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
+        if init.data_type in int_types:
             elems["int"] += n
     return {
         "quantized_layers": quantized,
         "float_matmuls_left": float_matmuls,
         "quantized_weight_share": round(elems["int"] / max(elems["all"], 1), 4),
+        "weight_bytes": weight_bytes,
         "onnx_file": onnx_path.name,
     }
 

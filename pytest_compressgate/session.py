@@ -17,6 +17,7 @@ from compressors.base import Artifact, Context, ModelFormat, compress, parse_ste
 
 from .cache import CacheStore, hash_path, library_versions, make_key
 from .config import GateConfig, TargetConfig, TaskConfig
+from .performance import Performance, Timing, check_gates, measure_sizes, measure_speed
 from .tasks import TASK_TYPES, Examples, LoadedModel, Predictions
 from .verdict import Comparison, compare
 
@@ -71,6 +72,7 @@ class GateSession:
         self._examples: dict[str, Examples] = {}
         self._predictions: dict[tuple[str, str], Predictions] = {}
         self._loaded: dict[str, LoadedModel] = {}
+        self._performance: dict[str, Performance] = {}
         self._compared: dict[tuple[str, str], list[Comparison]] = {}
         self._versions = library_versions()
 
@@ -228,10 +230,60 @@ class GateSession:
             comparison.performance.update(artifact_bytes=stage.artifact.manifest.get("bytes_on_disk"),
                                           stats=stage.artifact.stats, cache_hit=stage.cache_hit)
             results.append(comparison)
+        self._gate_performance(target, results[-1])
         failed_stages = [c.stage for c in results[:-1] if not c.passed]
         if failed_stages:
             results[-1].fail(f"stage(s) {', '.join(failed_stages)} failed their own threshold")
         return results
+
+    # -- size and speed ---------------------------------------------------------------------
+
+    def performance(self, target_name: str) -> Performance:
+        """Sizes always; speed beside the source, cached per artifact and per machine (timings are local)."""
+        if target_name in self._performance:
+            return self._performance[target_name]
+        from .targets import detect_machine
+
+        final = self.build(target_name).final
+        perf = measure_sizes(self.source_dir, final.artifact.path, final.artifact.stats)
+        texts = self._timing_texts()
+        if texts:
+            key = make_key(kind="speed", artifact=final.key, source=self.source_key,
+                           machine=dataclasses.asdict(detect_machine()))
+
+            def run() -> dict[str, Any]:
+                self.say(f"compressgate: timing {target_name} beside the source")
+                source = self.load(self.source_dir, "source")
+                compressed = self.load(final.artifact.path, target_name)
+                src, cmp_ = measure_speed(source, compressed, texts)
+                return {"source": dataclasses.asdict(src), "compressed": dataclasses.asdict(cmp_)}
+
+            timings, _ = self.cache.get_or_build_json("speed", key, run, rebuild=self.options.rebuild)
+            perf.source, perf.compressed = Timing(**timings["source"]), Timing(**timings["compressed"])
+            perf.speedup = perf.source.latency_ms_median / perf.compressed.latency_ms_median
+            perf.throughput_ratio = perf.compressed.throughput / perf.source.throughput
+        self._performance[target_name] = perf
+        return perf
+
+    def _timing_texts(self) -> list[str]:
+        for name in self.config.tasks:
+            inputs = self.examples(name).inputs
+            if inputs and isinstance(inputs[0], str):
+                return inputs[:64]
+        return []
+
+    def _gate_performance(self, target: TargetConfig, comparison: Comparison) -> None:
+        from .targets import PRESETS, detect_machine
+
+        perf = self.performance(target.name)
+        comparison.performance.update(perf.to_json())
+        missing = PRESETS.get(target.hardware).missing(detect_machine())
+        representative = f"this machine lacks {'; '.join(missing)}" if missing else None
+        failures, notes = check_gates(perf, min_size_ratio=target.min_size_ratio, min_speedup=target.min_speedup,
+                                      max_latency_ms=target.max_latency_ms, speed_representative=representative)
+        comparison.warnings.extend(notes)
+        for failure in failures:
+            comparison.fail(failure)
 
     # -- fixtures' helpers ------------------------------------------------------------------
 

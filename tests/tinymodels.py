@@ -171,7 +171,8 @@ def tiny_llama(out_dir: Path, *, hidden: int = 128, intermediate: int | None = N
 
 
 def write_calibration(path: Path, *, n: int = 32, kind: str = "jsonl") -> Path:
-    """A calibration file of ``n`` docstrings: JSONL with a "text" column, CSV with a "text" header, or TXT."""
+    """A calibration file of ``n`` docstrings: JSONL with a "text" column, CSV with a "text" header, or TXT
+    (one text a line)."""
     import csv
 
     texts = docstring_texts()[::7][:n]
@@ -184,7 +185,7 @@ def write_calibration(path: Path, *, n: int = 32, kind: str = "jsonl") -> Path:
             writer.writerow(["text"])
             writer.writerows([t] for t in texts)
         return path
-    path.write_text("\n\n".join(texts) + "\n", encoding="utf-8")  # txt: blank-line separated paragraphs
+    path.write_text("".join(" ".join(t.split()) + "\n" for t in texts), encoding="utf-8")
     return path
 
 

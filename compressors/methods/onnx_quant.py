@@ -56,9 +56,13 @@ def reduce_range_kwargs(config: OnnxDynamicInt8Config, preset: OrtPreset) -> dic
 
 def export_onnx(model_dir: Path, out_dir: Path, context: Context):
     """Export a transformers model to ONNX with optimum; returns the ORTModel."""
-    model = ort_class(context.task).from_pretrained(
-        str(model_dir), export=True, trust_remote_code=context.trust_remote_code
-    )
+    import warnings
+
+    with warnings.catch_warnings():  # the exporter's deprecation and tracer chatter is not the user's concern
+        warnings.simplefilter("ignore")
+        model = ort_class(context.task).from_pretrained(
+            str(model_dir), export=True, trust_remote_code=context.trust_remote_code
+        )
     model.save_pretrained(str(out_dir))
     return model
 

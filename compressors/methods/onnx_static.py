@@ -12,6 +12,11 @@ from ._calibration import check_suffix, texts_for
 from .onnx_quant import OrtPreset, quantize_with, reduce_range_kwargs, resolve_preset
 
 
+# ``Where`` selects the attention mask's -3.4e38 fill: quantizing it gains nothing, and its range overflows
+# ONNX Runtime's histogram calibrators ("Too many bins for data range") for the percentile/entropy methods.
+SKIPPED_OPS = frozenset({"Where"})
+
+
 class CalibrationMethod(str, Enum):
     """How activation ranges are read from the calibration run (optimum's ``AutoCalibrationConfig``)."""
 
@@ -81,7 +86,9 @@ def onnx_static_int8(model_dir: Path, config: OnnxStaticInt8Config, out_dir: Pat
                       fallback=context.calibration_texts, where="calibration")
     preset = resolve_preset(config.preset, context.hardware)
     factory = getattr(optimum_ort.AutoQuantizationConfig, preset.value)
-    qconfig = factory(is_static=True, per_channel=config.per_channel, **reduce_range_kwargs(config, preset))
+    default_ops = factory(is_static=True).operators_to_quantize
+    qconfig = factory(is_static=True, per_channel=config.per_channel, **reduce_range_kwargs(config, preset),
+                      operators_to_quantize=[op for op in default_ops if op not in SKIPPED_OPS])
 
     def fit(quantizer):
         dataset = calibration_dataset(quantizer, model_dir, texts, config.max_length)

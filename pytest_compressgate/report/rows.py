@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 COLUMNS = ("task", "target", "stage", "metric", "source", "compressed", "drop", "interval", "allowed",
-           "p", "n", "size", "speedup", "verdict")
+           "p", "n", "size", "speedup", "latency", "verdict")
 
 
 def _fmt(value: float | None, spec: str = ".4f") -> str:
@@ -35,6 +35,7 @@ def row(c: dict[str, Any]) -> dict[str, str]:
         "n": n,
         "size": f"{perf['size_ratio']:.2f}x" if perf.get("size_ratio") else "—",
         "speedup": f"{perf['speedup']:.2f}x" if perf.get("speedup") else "—",
+        "latency": f"{perf['compressed']['latency_ms_median']:.1f}ms" if perf.get("compressed") else "—",
         "verdict": verdict,
     }
 

@@ -18,7 +18,7 @@ def render_table(comparisons: list[dict[str, Any]], *, width: int = 160, color: 
     shown = [c for c in COLUMNS if c != "stage" or any(x.get("stage") for x in comparisons)]
     for column in shown:
         table.add_column(column, justify="right" if column not in ("task", "target", "stage", "metric") else "left",
-                         no_wrap=column in ("interval",))
+                         no_wrap=True)
     for comparison in comparisons:
         values = row(comparison)
         table.add_row(*(values[c] for c in shown), style=STYLE.get(values["verdict"]) if color else None)

@@ -90,7 +90,7 @@ def _pass_flags(predictions: Sequence[Any], references: Sequence[Any]) -> np.nda
     scores = np.asarray(predictions, dtype=float)
     odd = np.flatnonzero(~(np.isin(scores, (0.0, 1.0)) | np.isnan(scores)))
     if len(odd):
-        raise ValueError(f"pass_rate needs scores of 0 or 1; example {odd[0]} scored {scores[odd[0]]!r}: "
+        raise ValueError(f"pass_rate needs scores of 0 or 1; example {odd[0]} scored {float(scores[odd[0]])!r}: "
                          "use metric = \"mean_score\" for other numbers")
     return np.nan_to_num(scores, nan=0.0)
 

@@ -7,9 +7,9 @@ relevant document and every other row's document is a distractor (ids are then "
 first appearance). Ids are compared as strings. A relative ``corpus`` path is looked up from the working
 directory, then from the data file's folder and each folder above it.
 
-Ranking is by cosine (see ``embeddings``); ties go to the document that comes first in the corpus, so
-identical embeddings give a poor ranking, never a perfect one. The prediction kept per query is its top-k
-ids and the rank of its best-ranked relevant document in the whole corpus.
+Ranking is by cosine (see ``embeddings``) to 6 decimals; ties go to the document that comes first in the
+corpus, so identical embeddings give a poor ranking, never a perfect one. The prediction kept per query is
+its top-k ids and the rank of its best-ranked relevant document in the whole corpus.
 
 ``recall_at_k`` is per query 1 when a relevant document is in the top k (the hit rate; equal to recall@k
 when each query has one relevant document), so it is binary. ``mrr`` is the mean of 1 / rank.
@@ -17,6 +17,7 @@ when each query has one relevant document), so it is binary. ``mrr`` is the mean
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,7 @@ class RetrievalExamples(Examples):
 
 
 def _hits(predictions: Sequence[Any], references: Sequence[Any]) -> np.ndarray:
-    return np.array([float(any(str(d) in set(map(str, rel)) for d in p["ranked"]))
+    return np.array([float(not {str(d) for d in p["ranked"]}.isdisjoint(map(str, rel)))
                      for p, rel in zip(predictions, references, strict=True)], dtype=float)
 
 
@@ -93,7 +94,7 @@ def rank_queries(queries, documents, relevant: list[list[int]], k: int) -> list[
     best-ranked relevant document."""
     import torch
 
-    scores = queries @ documents.T
+    scores = torch.round(queries @ documents.T, decimals=6)  # float noise must not break ties
     order = torch.sort(scores, dim=-1, descending=True, stable=True).indices[:, :k].tolist()
     out = []
     positions = torch.arange(documents.shape[0])
@@ -153,7 +154,7 @@ class Retrieval(StoredScoresTask):
                                   f"columns: {', '.join(docs.column_names)}")
         doc_ids = [str(d) for d in docs[options.doc_id_column]]
         if len(set(doc_ids)) != len(doc_ids):
-            repeated = sorted({d for d in doc_ids if doc_ids.count(d) > 1})[:3]
+            repeated = sorted(d for d, count in Counter(doc_ids).items() if count > 1)[:3]
             raise ConfigError(f"{where}.doc_id_column = {options.doc_id_column!r}: ids {repeated} appear more than "
                               "once in the corpus")
         return doc_ids, [str(t) for t in docs[options.doc_text_column]]

@@ -1,0 +1,176 @@
+"""Intel Neural Compressor 3.x INT8 (torch API, PT2E path), persisted as an ONNX QDQ graph.
+
+INC quantizes: ``neural_compressor.torch.export.export`` traces the model, ``prepare`` inserts
+observers, calibration batches run, ``convert`` yields a Q/DQ ``torch.export`` graph. INC's own
+``save`` writes that graph with ``torch.export.save``, a ``.pt2`` archive that pickles its example
+inputs and loads with a ``weights_only=False`` fallback; no pickle may enter an artifact, so the
+handler carries INC's per-layer decisions (int8 weights, scales, zero points, activation scales) into
+an ONNX QDQ graph (see ``_qdq``), reloads that file and refuses the result unless the reloaded copy
+reproduces INC's in-memory quantized model.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..base import Context, ModelFormat, Result, StepConfig, register
+from ..errors import CompressionError, ConfigError, require
+from ..modelio import copy_tokenizer, load_transformers, ort_class
+from ._calibration import check_suffix, read_texts, texts_for
+from ._qdq import linear_plans, transplant
+from .onnx_quant import onnx_quant_stats
+
+ONNX_FILE = "model.onnx"
+MIN_PARITY_COSINE = 0.99  # the reloaded ONNX copy against INC's in-memory model, worst row
+# Dynamic quantization computes activation scales per batch: these texts only drive the trace and the check.
+TRACE_TEXTS = ["Please help me with my account today.", "Where is the parcel I ordered last week?",
+               "The invoice shows a charge I do not recognise.", "Can you reset my password?"]
+
+
+@dataclass(frozen=True)
+class IncCalibration(StepConfig):
+    """Fields both INC methods share; not registered itself."""
+
+    calibration: str | None = None  # JSONL/JSON/CSV/TSV/TXT of texts; default: the gate's calibration set
+    text_column: str = "text"  # the column holding the text in a JSONL/JSON/CSV file
+    num_samples: int = 64  # how many texts run through the observers (the first ones in the file)
+    batch_size: int = 8  # calibration batch size
+    max_length: int = 128  # calibration texts are truncated to this many tokens
+
+    def __post_init__(self) -> None:
+        for name in ("num_samples", "batch_size", "max_length"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} = {getattr(self, name)} must be at least 1")
+        if self.calibration is not None:
+            check_suffix(self.calibration, "calibration")
+
+
+@dataclass(frozen=True)
+class IncInt8StaticConfig(IncCalibration):
+    """INT8 weights (per channel) and activations (per tensor, scales fixed by calibration)."""
+
+
+@dataclass(frozen=True)
+class IncInt8DynamicConfig(IncCalibration):
+    """INT8 weights (per tensor), activations quantized per batch at run time; calibration texts optional."""
+
+    num_samples: int = 8  # texts run once through the prepared model (INC needs a run) and the parity check
+
+
+def _positional(model, names: list[str]):
+    """Wrap a transformers model so torch.export sees positional tensors and every output is used
+    (an unused output, such as BertModel's pooler, makes INC's export fail)."""
+    import torch
+
+    class Positional(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors):
+            out = self.model(**dict(zip(names, tensors)), return_dict=True)
+            return tuple(v for v in out.values() if isinstance(v, torch.Tensor))
+
+    return Positional()
+
+
+def _batches(model_dir: Path, texts: list[str], config: IncCalibration, model) -> tuple[list[str], list[tuple]]:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    accepted = set(inspect.signature(model.forward).parameters)
+    size = max(2, config.batch_size)  # a batch of one would let torch.export specialise the batch dimension
+    texts = texts if len(texts) > 1 else texts * 2
+    encoded = [tokenizer(texts[i:i + size], padding=True, truncation=True, max_length=config.max_length,
+                         return_tensors="pt") for i in range(0, len(texts), size)]
+    names = [name for name in encoded[0] if name in accepted]
+    return names, [tuple(e[name] for name in names) for e in encoded if e["input_ids"].shape[0] > 1]
+
+
+def _quantize_with_inc(model, names: list[str], batches: list[tuple], static: bool):
+    """Run INC's export -> prepare -> calibration -> convert; returns the converted graph and its outputs."""
+    import torch
+
+    inc_export = require("neural_compressor.torch.export", extra="inc", purpose="Intel Neural Compressor")
+    inc = require("neural_compressor.torch.quantization", extra="inc", purpose="Intel Neural Compressor")
+    auto = torch.export.Dim.AUTO
+    with torch.no_grad():
+        graph = inc_export.export(_positional(model, names), batches[0],
+                                  dynamic_shapes=(tuple({0: auto, 1: auto} for _ in names),))
+        prepared = inc.prepare(graph, inc.StaticQuantConfig() if static else inc.DynamicQuantConfig())
+        for batch in batches:  # never convert without a calibration run: INC would only warn
+            prepared(*batch)
+        converted = inc.convert(prepared)
+        return converted, converted(*batches[0])[0]
+
+
+def _parity(ort_model, names: list[str], batch: tuple, expected) -> dict:
+    """How closely the reloaded ONNX copy reproduces INC's quantized model on one calibration batch."""
+    import torch
+
+    out = ort_model(**dict(zip(names, batch)))
+    got = next(v for v in out.values() if isinstance(v, torch.Tensor))
+    got, expected = got.reshape(got.shape[0], -1).float(), expected.reshape(expected.shape[0], -1).float()
+    cosine = torch.nn.functional.cosine_similarity(got, expected, dim=-1).min().item()
+    return {"inc_parity_min_cosine": round(cosine, 5),
+            "inc_parity_max_abs_diff": round((got - expected).abs().max().item(), 6)}
+
+
+def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Context, *, static: bool) -> Result:
+    optimum_export = require("optimum.exporters.onnx", extra="onnx", purpose="writing INC's result as ONNX")
+    if static:
+        texts = texts_for(config.calibration, text_column=config.text_column, num_samples=config.num_samples,
+                          fallback=context.calibration_texts, where="calibration")
+    elif config.calibration is not None:
+        texts = read_texts(config.calibration, text_column=config.text_column, num_samples=config.num_samples)
+    else:
+        texts = TRACE_TEXTS
+    model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    names, batches = _batches(model_dir, texts, config, model)
+    converted, expected = _quantize_with_inc(model, names, batches, static)
+    plans, float_linears = linear_plans(converted, prefix="model.")
+    if not plans:
+        raise CompressionError(
+            "Intel Neural Compressor quantized no nn.Linear layer of this model (it quantizes linear "
+            "layers; GPT-2 style Conv1D layers are not). Use onnx-dynamic-int8 or gptq instead.")
+    eager = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    transplant(eager, plans)
+    with tempfile.TemporaryDirectory(prefix="compressgate-inc-") as tmp:
+        optimum_export.onnx_export_from_model(eager, tmp, do_validation=False)
+        onnx_files = sorted(Path(tmp).glob("*.onnx"))
+        if len(onnx_files) != 1:
+            raise CompressionError(f"expected one ONNX file from the export, got {[p.name for p in onnx_files]}")
+        for item in Path(tmp).iterdir():
+            if item.is_file():
+                item.rename(out_dir / (ONNX_FILE if item.suffix == ".onnx" else item.name))
+    copy_tokenizer(model_dir, out_dir)
+    stats = onnx_quant_stats(out_dir / ONNX_FILE)
+    if stats["quantized_layers"] < len(plans):
+        raise CompressionError(f"INC quantized {len(plans)} linear layers but the ONNX graph keeps only "
+                               f"{stats['quantized_layers']} int8 weights: the export lost the quantization")
+    reloaded = ort_class(context.task).from_pretrained(str(out_dir), file_name=ONNX_FILE)
+    stats.update(_parity(reloaded, names, batches[0], expected))
+    if stats["inc_parity_min_cosine"] < MIN_PARITY_COSINE:
+        raise CompressionError(
+            f"the ONNX copy does not reproduce INC's quantized model (worst cosine "
+            f"{stats['inc_parity_min_cosine']} < {MIN_PARITY_COSINE}); refusing to score a different model")
+    stats.update(inc_linear_layers=len(plans), inc_float_linear_layers=float_linears,
+                 calibration_samples=len(texts), runtime="onnxruntime (QDQ)")
+    return Result(ModelFormat.ONNX, stats)
+
+
+@register("inc-int8-static", IncInt8StaticConfig)
+def inc_int8_static(model_dir: Path, config: IncInt8StaticConfig, out_dir: Path, context: Context) -> Result:
+    """Intel Neural Compressor static INT8 (PT2E, calibrated), saved as ONNX QDQ."""
+    return inc_int8(model_dir, config, out_dir, context, static=True)
+
+
+@register("inc-int8-dynamic", IncInt8DynamicConfig)
+def inc_int8_dynamic(model_dir: Path, config: IncInt8DynamicConfig, out_dir: Path, context: Context) -> Result:
+    """Intel Neural Compressor dynamic INT8 (PT2E), saved as ONNX QDQ."""
+    return inc_int8(model_dir, config, out_dir, context, static=False)

@@ -209,3 +209,24 @@ def causal_lm_perplexity(model, tokenizer, texts: list[str], *, max_length: int 
             total_nll += nll.item()
             total_tokens += ids.shape[1] - 1
     return math.exp(total_nll / max(total_tokens, 1))
+
+
+def tiny_gpt2(out_dir: Path, *, seed: int = 0) -> Path:
+    """An untrained 2-layer GPT-2 (transformers' Conv1D layers, LM head tied to the embedding) with a
+    word-level tokenizer over the synthetic task's words; enough to test what methods do with GPT-2."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    words = ["<|endoftext|>", "<unk>"] + sorted(set(FILLER) | {w for ws in KEYWORDS.values() for w in ws})
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+                                        unk_token="<unk>", pad_token="<|endoftext|>")
+    torch.manual_seed(seed)
+    model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=100, n_positions=64,
+                                       bos_token_id=0, eos_token_id=0, pad_token_id=0)).eval()
+    model.save_pretrained(str(out_dir))
+    tokenizer.save_pretrained(str(out_dir))
+    return out_dir

@@ -21,6 +21,7 @@ from ..errors import CompressionError, ConfigError, require
 from ..modelio import copy_tokenizer, load_transformers, ort_class
 from ._calibration import check_suffix, read_texts, texts_for
 from ._qdq import linear_plans, transplant
+from ._torch_format import tied_weight_modules
 from .onnx_quant import onnx_quant_stats
 
 ONNX_FILE = "model.onnx"
@@ -134,10 +135,15 @@ def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Co
     names, batches = _batches(model_dir, texts, config, model)
     converted, expected = _quantize_with_inc(model, names, batches, static)
     plans, float_linears = linear_plans(converted, prefix="model.")
-    if not plans:
+    tied = tied_weight_modules(model)  # an int8 copy of a tied LM head would add bytes, not save them
+    kept = [plan for plan in plans if plan.module not in tied]
+    if not kept:
         raise CompressionError(
-            "Intel Neural Compressor quantized no nn.Linear layer of this model (it quantizes linear "
-            "layers; GPT-2 style Conv1D layers are not). Use onnx-dynamic-int8 or gptq instead.")
+            "Intel Neural Compressor quantized no nn.Linear layer worth keeping (it quantizes nn.Linear; "
+            "GPT-2 style Conv1D layers are not, and a head tied to the input embedding is skipped). "
+            "Use onnx-dynamic-int8 or gptq instead.")
+    float_linears += len(plans) - len(kept)
+    plans = kept
     eager = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
     transplant(eager, plans)
     with tempfile.TemporaryDirectory(prefix="compressgate-inc-") as tmp:

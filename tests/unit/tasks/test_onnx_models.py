@@ -12,6 +12,11 @@ from pytest_compressgate.tasks.question_answering import QuestionAnsweringOption
 from pytest_compressgate.tasks.token_classification import TokenClassificationOptions
 
 pytest.importorskip("optimum.onnxruntime")
+pytestmark = [  # the exporter's own notes on tracing, not about the code under test
+    pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning"),
+    pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Exporting aten::index operator:UserWarning"),
+]
 
 
 def _onnx(model: LoadedModel, task: str) -> LoadedModel:

@@ -1,0 +1,98 @@
+"""The verdict: drop direction, thresholds, floors, collapse and the failure message's numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_compressgate.config import Thresholds
+from pytest_compressgate.stats import DecisionMode
+from pytest_compressgate.tasks import TASK_TYPES, Examples, Predictions
+from pytest_compressgate.tasks.metrics import METRICS
+from pytest_compressgate.verdict import compare
+
+CLS = TASK_TYPES.get("text-classification")
+REFS = ["a", "b", "c", "a", "b"] * 40  # n = 200
+
+
+def run(compressed: list, *, source: list | None = None, metric: str = "accuracy", **thresholds):
+    return compare(task_name="intent", target="cpu-int8", task_type=CLS, metric=METRICS.get(metric),
+                   examples=Examples(inputs=["t"] * len(REFS), references=REFS),
+                   source=Predictions(list(source or REFS)), compressed=Predictions(compressed),
+                   thresholds=Thresholds(**thresholds))
+
+
+def with_errors(k: int) -> list:
+    """The references with the first k predictions wrong."""
+    wrong = {"a": "b", "b": "c", "c": "a"}
+    return [wrong[r] if i < k else r for i, r in enumerate(REFS)]
+
+
+def test_pass_within_allowed_drop() -> None:
+    c = run(with_errors(2), max_drop=0.02)
+    assert c.passed and c.drop == pytest.approx(0.01) and c.source_score == 1.0 and c.n == 200
+    assert c.p_value is not None and c.interval is not None and c.interval.low <= c.drop <= c.interval.high
+
+
+def test_fail_beyond_allowed_drop_names_the_numbers() -> None:
+    c = run(with_errors(10), max_drop=0.02)
+    assert not c.passed
+    message = c.message()
+    for text in ("intent[cpu-int8]", "accuracy source 1.0000 -> compressed 0.9500", "drop +0.0500",
+                 "allowed drop 0.0200", "n=200", "McNemar p=", "CI [", "next:"):
+        assert text in message, text
+
+
+def test_relative_drop_uses_the_source_score() -> None:
+    c = run(with_errors(3), max_relative_drop=0.01)  # allowed 0.01 * 1.0; drop 0.015
+    assert not c.passed and c.allowed_drop == pytest.approx(0.01)
+
+
+def test_min_score_fails_whatever_the_drop() -> None:
+    source = with_errors(60)  # source accuracy 0.70
+    c = run(source, source=source, max_drop=0.1, min_score=0.8)
+    assert c.drop == 0 and not c.passed
+    assert any("below the floor min_score = 0.8" in f for f in c.failures)
+
+
+def test_one_class_for_everything_is_a_collapse() -> None:
+    c = run(["a"] * len(REFS), max_drop=1.0)
+    assert not c.passed
+    assert any("silent collapse: the model predicts one class ('a') for all 200 examples" in f for f in c.failures)
+
+
+def test_nonfinite_outputs_are_a_collapse() -> None:
+    c = compare(task_name="t", target="x", task_type=CLS, metric=METRICS.get("accuracy"),
+                examples=Examples(["t"] * len(REFS), REFS), source=Predictions(list(REFS)),
+                compressed=Predictions(list(REFS), nonfinite=7), thresholds=Thresholds(max_drop=0.5))
+    assert not c.passed and any("7 of 200 examples gave NaN" in f for f in c.failures)
+
+
+def test_confident_pass_is_stricter_than_estimate() -> None:
+    errors = with_errors(3)  # drop 0.015 with a wide interval at n = 200
+    assert run(errors, max_drop=0.02).passed
+    strict = run(errors, max_drop=0.02, decision=DecisionMode.CONFIDENT_PASS)
+    assert not strict.passed and "upper" in strict.failures[0]
+
+
+def test_confident_fail_gives_the_benefit_of_the_doubt() -> None:
+    errors = with_errors(6)  # drop 0.03 beyond 0.02, but not surely
+    assert not run(errors, max_drop=0.02).passed
+    assert run(errors, max_drop=0.02, decision=DecisionMode.CONFIDENT_FAIL).passed
+
+
+def test_corpus_metric_gets_a_bootstrap_interval() -> None:
+    c = run(with_errors(8), metric="macro_f1", max_drop=0.1)
+    assert c.p_value is None and c.interval.method == "paired-bootstrap"
+    assert c.interval.low <= c.drop <= c.interval.high
+
+
+def test_small_n_is_warned() -> None:
+    c = compare(task_name="t", target="x", task_type=CLS, metric=METRICS.get("accuracy"),
+                examples=Examples(["t"] * 20, REFS[:20]), source=Predictions(REFS[:20]),
+                compressed=Predictions(REFS[:20]), thresholds=Thresholds(max_drop=0.01))
+    assert any("n=20 examples cannot resolve an allowed drop of 0.010" in w for w in c.warnings)
+
+
+def test_unpaired_predictions_are_refused() -> None:
+    with pytest.raises(ValueError, match="must be paired"):
+        run(REFS[:-1], max_drop=0.1)

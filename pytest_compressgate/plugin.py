@@ -133,9 +133,13 @@ class GateItem(pytest.Item):
         from .assertions import GateFailure
 
         session = self.config.stash[SESSION]
-        skip = session.hardware_skip_reason(self.target)
-        if skip:
-            pytest.skip(skip)
+        missing = session.hardware_skip_reason(self.target)
+        if missing:
+            artifact = session.artifact(self.target)  # what can be built here is built (and cached)
+            message = f"{missing}; artifact built at {artifact.path}"
+            if session.options.require_hardware:
+                pytest.fail(f"{message} (--compress-gate-require-hardware is set)", pytrace=False)
+            pytest.skip(message)
         comparison = session.compare(self.task, self.target)
         for c in session.comparisons_for(self.task, self.target):
             self.user_properties.append(("compressgate", c.to_json()))
@@ -221,9 +225,11 @@ def source_model(compress_gate: GateSession):
 def compressed_model(request: pytest.FixtureRequest, compress_gate: GateSession):
     """The final compressed model of one target; tests using it run once per declared target."""
     target = request.param
-    skip = compress_gate.hardware_skip_reason(target)
-    if skip:
-        pytest.skip(skip)
+    missing = compress_gate.hardware_skip_reason(target)
+    if missing:
+        if compress_gate.options.require_hardware:
+            pytest.fail(f"{missing} (--compress-gate-require-hardware is set)", pytrace=False)
+        pytest.skip(missing)
     return compress_gate.compressed_model(target)
 
 

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from compressors.base import Artifact, Context, ModelFormat, compress, parse_step, step_params
 
 from .cache import CacheStore, hash_path, library_versions, make_key
-from .config import GateConfig, TargetConfig, TaskConfig
+from .config import GateConfig, TargetConfig, TaskConfig, Thresholds
 from .performance import Performance, Timing, check_gates, measure_sizes, measure_speed
 from .tasks import TASK_TYPES, Examples, LoadedModel, Predictions
 from .verdict import Comparison, compare
@@ -172,19 +174,25 @@ class GateSession:
                                             load_tokenizer(path, trust_remote_code=trust), label, key)
         return self._loaded[key]
 
-    def predictions(self, task_name: str, model_key: str, model_dir: Path, label: str) -> Predictions:
-        """Per-example predictions of one model on one task: once per session, cached across sessions."""
-        memo = (task_name, model_key)
+    def predictions(self, task_name: str, model_key: str, model_dir: Path, label: str,
+                    indices: Sequence[int] | None = None) -> Predictions:
+        """Per-example predictions of one model on one task (or on the examples at ``indices``): once per
+        session, cached across sessions."""
+        subset = None if indices is None else [int(i) for i in indices]
+        memo = (task_name, model_key, make_key(subset=subset) if subset is not None else None)
         if memo in self._predictions:
             return self._predictions[memo]
         task = self.task(task_name)
         data_path = self.config.resolve(task.data)
         key = make_key(kind="predictions", model=model_key, data=hash_path(data_path) if os.path.exists(data_path)
                        else data_path, type=task.type, options=task.options, split=task.split,
-                       max_examples=task.max_examples, libraries=self._versions, seed=self.config.seed)
+                       max_examples=task.max_examples, libraries=self._versions, seed=self.config.seed,
+                       subset=subset)
 
         def run() -> dict[str, Any]:
             examples = self.examples(task_name)
+            if subset is not None:
+                examples = examples.take(subset)
             self.say(f"compressgate: scoring {task_name} on {label} ({len(examples)} examples)")
             model = self.load(model_dir, label)
             task_type = TASK_TYPES.get(task.type)
@@ -194,8 +202,8 @@ class GateSession:
         self._predictions[memo] = Predictions.from_json(data)
         return self._predictions[memo]
 
-    def source_predictions(self, task_name: str) -> Predictions:
-        return self.predictions(task_name, self.source_key, self.source_dir, "source")
+    def source_predictions(self, task_name: str, indices: Sequence[int] | None = None) -> Predictions:
+        return self.predictions(task_name, self.source_key, self.source_dir, "source", indices)
 
     def compare(self, task_name: str, target_name: str) -> Comparison:
         """Score every stage of the target on the task; the final stage's comparison is the verdict."""
@@ -214,19 +222,23 @@ class GateSession:
         built, task, target = self.build(target_name), self.task(task_name), self.target(target_name)
         task_type = TASK_TYPES.get(task.type)
         metric = task_type.metric(task.metric or task_type.default_metric)
-        source, examples = self.source_predictions(task_name), self.examples(task_name)
         final_thresholds = task.thresholds_for(target_name)
         results = []
         for stage in built.stages:
             is_final = stage is built.final
             gated = is_final or stage.index in target.stage_thresholds
             thresholds = dataclasses.replace(final_thresholds, **target.stage_thresholds.get(stage.index, {}))
-            compressed = self.predictions(task_name, stage.key, stage.artifact.path, f"{target_name}/{stage.name}")
-            comparison = compare(
-                task_name=task_name, target=target_name, task_type=task_type, metric=metric, examples=examples,
-                source=source, compressed=compressed, thresholds=thresholds, seed=self.config.seed,
-                stage=None if is_final else stage.name, gated=gated,
-            )
+            label = f"{target_name}/{stage.name}"
+            if self.options.early_stop and metric.per_example is not None and metric.bounded:
+                comparison = self._compare_early_stop(task_name, stage, label, thresholds, gated)
+            else:
+                compressed = self.predictions(task_name, stage.key, stage.artifact.path, label)
+                comparison = compare(
+                    task_name=task_name, target=target_name, task_type=task_type, metric=metric,
+                    examples=self.examples(task_name), source=self.source_predictions(task_name),
+                    compressed=compressed, thresholds=thresholds, seed=self.config.seed,
+                    stage=None if is_final else stage.name, gated=gated,
+                )
             comparison.performance.update(artifact_bytes=stage.artifact.manifest.get("bytes_on_disk"),
                                           stats=stage.artifact.stats, cache_hit=stage.cache_hit)
             results.append(comparison)
@@ -235,6 +247,40 @@ class GateSession:
         if failed_stages:
             results[-1].fail(f"stage(s) {', '.join(failed_stages)} failed their own threshold")
         return results
+
+    def _compare_early_stop(self, task_name: str, stage: Stage, label: str, thresholds: Thresholds,
+                            gated: bool) -> Comparison:
+        """Score chunk by chunk until the confidence sequence decides; compare on the examples used."""
+        from .early_stop import run_early_stop
+
+        task, target_name = self.task(task_name), label.split("/")[0]
+        task_type = TASK_TYPES.get(task.type)
+        metric = task_type.metric(task.metric or task_type.default_metric)
+        examples = self.examples(task_name)
+        source_full = self.source_predictions(task_name)  # scored once for every target: reuse it whole
+
+        def differences(chunk: np.ndarray) -> np.ndarray:
+            subset = examples.take(chunk)
+            src = Predictions([source_full.values[i] for i in chunk])
+            cmp_ = self.predictions(task_name, stage.key, stage.artifact.path, label, chunk)
+            sign = 1.0 if metric.higher_is_better else -1.0
+            return sign * (task_type.per_example(metric, src, subset) - task_type.per_example(metric, cmp_, subset))
+
+        allowed = thresholds.allowed_drop(task_type.score(metric, source_full, examples))
+        stop = run_early_stop(n=len(examples), differences=differences, allowed_drop=allowed,
+                              mode=thresholds.decision, confidence=thresholds.confidence, seed=self.config.seed)
+        used = [int(i) for i in stop.used]
+        compressed = Predictions([v for chunk in stop.chunks for v in
+                                  self.predictions(task_name, stage.key, stage.artifact.path, label, chunk).values])
+        comparison = compare(
+            task_name=task_name, target=target_name, task_type=task_type, metric=metric,
+            examples=examples.take(used), source=Predictions([source_full.values[i] for i in used]),
+            compressed=compressed, thresholds=thresholds, seed=self.config.seed,
+            stage=None if stage.index == len(self.target(target_name).recipe) - 1 else stage.name, gated=gated,
+            interval=stop.interval if stop.decided else None,
+        )
+        comparison.examples_used, comparison.n = len(used), len(examples)
+        return comparison
 
     # -- size and speed ---------------------------------------------------------------------
 
@@ -281,7 +327,10 @@ class GateSession:
         representative = f"this machine lacks {'; '.join(missing)}" if missing else None
         failures, notes = check_gates(perf, min_size_ratio=target.min_size_ratio, min_speedup=target.min_speedup,
                                       max_latency_ms=target.max_latency_ms, speed_representative=representative)
-        comparison.warnings.extend(notes)
+        if self.options.require_hardware:
+            failures += [f"{note} (--compress-gate-require-hardware is set)" for note in notes]
+        else:
+            comparison.warnings.extend(notes)
         for failure in failures:
             comparison.fail(failure)
 
@@ -314,10 +363,7 @@ class GateSession:
         missing = preset.missing(detect_machine())
         if not missing or not preset.cuda:
             return None
-        reason = f"target {target_name!r} needs {preset.name}: this machine lacks {'; '.join(missing)}"
-        if self.options.require_hardware:
-            raise RuntimeError(reason + " (and --compress-gate-require-hardware is set)")
-        return reason
+        return f"scoring target {target_name!r} needs {preset.name}: this machine lacks {'; '.join(missing)}"
 
     def close(self) -> None:
         self._loaded.clear()

@@ -101,6 +101,7 @@ def compare(
     seed: int = 0,
     stage: str | None = None,
     gated: bool = True,
+    interval: Interval | None = None,
 ) -> Comparison:
     """Scores, drop, interval and verdict. ``gated=False`` reports the numbers without judging them."""
     n = len(examples)
@@ -113,8 +114,9 @@ def compare(
     compressed_score = task_type.score(metric, compressed, examples)
     drop = signed_drop(metric, source_score, compressed_score)
     allowed = thresholds.allowed_drop(source_score)
-    interval, p_value, discordant = _uncertainty(task_type, metric, examples, source, compressed,
+    measured, p_value, discordant = _uncertainty(task_type, metric, examples, source, compressed,
                                                   thresholds.confidence, seed)
+    interval = interval or measured  # e.g. an early stop's confidence sequence, valid at the stopping time
     comparison = Comparison(
         task=task_name, target=target, metric=metric.name, higher_is_better=metric.higher_is_better, n=n,
         source_score=source_score, compressed_score=compressed_score, drop=drop, allowed_drop=allowed,

@@ -223,7 +223,8 @@ def tiny_gpt2(out_dir: Path, *, seed: int = 0) -> Path:
     backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
-                                        unk_token="<unk>", pad_token="<|endoftext|>")
+                                        unk_token="<unk>", pad_token="<|endoftext|>",
+                                        model_input_names=["input_ids", "attention_mask"])
     torch.manual_seed(seed)
     model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=100, n_positions=64,
                                        bos_token_id=0, eos_token_id=0, pad_token_id=0)).eval()

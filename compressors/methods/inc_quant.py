@@ -100,14 +100,20 @@ def _quantize_with_inc(model, names: list[str], batches: list[tuple], static: bo
     inc_export = require("neural_compressor.torch.export", extra="inc", purpose="Intel Neural Compressor")
     inc = require("neural_compressor.torch.quantization", extra="inc", purpose="Intel Neural Compressor")
     auto = torch.export.Dim.AUTO
-    with torch.no_grad():
-        graph = inc_export.export(_positional(model, names), batches[0],
-                                  dynamic_shapes=(tuple({0: auto, 1: auto} for _ in names),))
-        prepared = inc.prepare(graph, inc.StaticQuantConfig() if static else inc.DynamicQuantConfig())
-        for batch in batches:  # never convert without a calibration run: INC would only warn
-            prepared(*batch)
-        converted = inc.convert(prepared)
-        return converted, converted(*batches[0])[0]
+    try:
+        with torch.no_grad():
+            graph = inc_export.export(_positional(model, names), batches[0],
+                                      dynamic_shapes=(tuple({0: auto, 1: auto} for _ in names),))
+            prepared = inc.prepare(graph, inc.StaticQuantConfig() if static else inc.DynamicQuantConfig())
+            for batch in batches:  # never convert without a calibration run: INC would only warn
+                prepared(*batch)
+            converted = inc.convert(prepared)
+            return converted, converted(*batches[0])[0]
+    except Exception as exc:  # INC's export/prepare fail in many architecture-specific ways
+        raise CompressionError(
+            f"Intel Neural Compressor could not quantize this {type(model).__name__}: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            "Use onnx-dynamic-int8 / onnx-static-int8 instead.") from exc
 
 
 def _parity(ort_model, names: list[str], batch: tuple, expected) -> dict:

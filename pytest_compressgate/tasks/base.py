@@ -23,6 +23,9 @@ class Examples:
     def __len__(self) -> int:
         return len(self.inputs)
 
+    def take(self, indices: Sequence[int]) -> Examples:
+        return Examples([self.inputs[i] for i in indices], [self.references[i] for i in indices])
+
 
 @dataclass
 class Predictions:

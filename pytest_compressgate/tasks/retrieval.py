@@ -4,8 +4,9 @@ The corpus is either a file (``corpus``: any format ``datasets`` reads, with ``d
 ``doc_text_column``; each query row's ``relevant_column`` holds one id or a list of ids), or, without
 ``corpus``, the distinct texts of the data's ``document_column``: each row pairs a query with its one
 relevant document and every other row's document is a distractor (ids are then "0", "1", ... in order of
-first appearance). Ids are compared as strings. A relative ``corpus`` path is looked up from the working
-directory, then from the data file's folder and each folder above it.
+first appearance; with ``max_examples`` only the kept rows' documents compete). Ids are compared as
+strings. A relative ``corpus`` path is looked up from the working directory, then from the data file's
+folder and each folder above it.
 
 Ranking is by cosine (see ``embeddings``) to 6 decimals; ties go to the document that comes first in the
 corpus, so identical embeddings give a poor ranking, never a perfect one. The prediction kept per query is

@@ -15,7 +15,7 @@ pytest.importorskip("optimum.onnxruntime")
 pytestmark = [  # the exporter's own notes on tracing, not about the code under test
     pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning"),
     pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Exporting aten::index operator:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Exporting aten..index operator:UserWarning"),
 ]
 
 

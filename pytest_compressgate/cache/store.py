@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 import warnings
 from collections.abc import Callable
@@ -80,6 +81,7 @@ class CacheStore:
                 warnings.warn(f"cache entry {entry} is unusable ({problem}); rebuilding it",
                               CacheCorruptionWarning, stacklevel=2)
             tmp = entry.with_name(f".{key}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+            started = time.perf_counter()
             try:
                 build(tmp)
                 if not tmp.is_dir():
@@ -91,7 +93,19 @@ class CacheStore:
                 os.replace(tmp, entry)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+            self._log(kind=kind, key=key, seconds=round(time.perf_counter() - started, 3))
         return entry, False
+
+    def _log(self, **event: object) -> None:
+        """Append what was built, so a run can tell which entries it rebuilt and what they cost."""
+        with open(self.root / "builds.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({**event, "pid": os.getpid(), "time": time.time()}) + "\n")
+
+    def builds(self) -> list[dict]:
+        log = self.root / "builds.jsonl"
+        if not log.is_file():
+            return []
+        return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     def get_or_build_json(self, kind: str, key: str, build: Callable[[], object], *, rebuild: bool = False):
         """A JSON document cached under ``key``: ``build()`` is called only on a miss."""

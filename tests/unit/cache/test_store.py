@@ -95,3 +95,11 @@ def test_keys_change_with_any_part_and_ignore_order() -> None:
     assert base == make_key(b={"y": "z", "x": [1, 2]}, a=1)
     assert base != make_key(a=2, b={"x": [1, 2], "y": "z"})
     assert base != make_key(a=1, b={"x": [2, 1], "y": "z"})
+
+
+def test_builds_are_logged(tmp_path: Path) -> None:
+    store, calls = CacheStore(tmp_path), []
+    store.get_or_build("artifacts", "k1", writer("a", calls))
+    store.get_or_build("artifacts", "k1", writer("a", calls))
+    store.get_or_build("predictions", "k2", writer("b", calls))
+    assert [(b["kind"], b["key"]) for b in store.builds()] == [("artifacts", "k1"), ("predictions", "k2")]

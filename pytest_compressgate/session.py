@@ -156,13 +156,40 @@ class GateSession:
         return self.config.tasks[name]
 
     def examples(self, task_name: str) -> Examples:
+        """The task's examples, read through ``datasets`` once and cached as JSON by the data's bytes."""
         if task_name not in self._examples:
             task = self.task(task_name)
-            self._examples[task_name] = TASK_TYPES.get(task.type).load(
-                self.config.resolve(task.data), task.options, split=task.split, max_examples=task.max_examples,
-                where=f"tasks.{task_name}",
-            )
+
+            def run() -> dict[str, Any]:
+                examples = TASK_TYPES.get(task.type).load(
+                    self.config.resolve(task.data), self._option_files(task)[0], split=task.split,
+                    max_examples=task.max_examples, where=f"tasks.{task_name}",
+                )
+                return {"inputs": examples.inputs, "references": examples.references}
+
+            data, _ = self.cache.get_or_build_json("examples", self._data_key(task), run,
+                                                   rebuild=self.options.rebuild)
+            self._examples[task_name] = Examples(data["inputs"], data["references"])
         return self._examples[task_name]
+
+    def _data_key(self, task: TaskConfig) -> str:
+        data_path = self.config.resolve(task.data)
+        return make_key(kind="examples", data=hash_path(data_path) if os.path.exists(data_path) else data_path,
+                        type=task.type, options=task.options, files=self._option_files(task)[1], split=task.split,
+                        max_examples=task.max_examples, libraries=self._versions)
+
+    def _option_files(self, task: TaskConfig) -> tuple[Any, dict[str, str]]:
+        """Task options with file paths resolved against the config's folder, and those files' hashes
+        (a retrieval corpus edited in place must miss the cache)."""
+        if not dataclasses.is_dataclass(task.options):
+            return task.options, {}
+        resolved, hashes = {}, {}
+        for f in dataclasses.fields(task.options):
+            value = getattr(task.options, f.name)
+            if self._is_file(value):
+                resolved[f.name] = str(self.config.root / value)
+                hashes[f.name] = hash_path(self.config.root / value)
+        return dataclasses.replace(task.options, **resolved), hashes
 
     def load(self, path: Path, label: str) -> LoadedModel:
         from compressors.loaders import load_model, load_tokenizer
@@ -183,10 +210,7 @@ class GateSession:
         if memo in self._predictions:
             return self._predictions[memo]
         task = self.task(task_name)
-        data_path = self.config.resolve(task.data)
-        key = make_key(kind="predictions", model=model_key, data=hash_path(data_path) if os.path.exists(data_path)
-                       else data_path, type=task.type, options=task.options, split=task.split,
-                       max_examples=task.max_examples, libraries=self._versions, seed=self.config.seed,
+        key = make_key(kind="predictions", model=model_key, examples=self._data_key(task), seed=self.config.seed,
                        subset=subset)
 
         def run() -> dict[str, Any]:

@@ -114,8 +114,9 @@ def compare(
     compressed_score = task_type.score(metric, compressed, examples)
     drop = signed_drop(metric, source_score, compressed_score)
     allowed = thresholds.allowed_drop(source_score)
+    finite = math.isfinite(source_score) and math.isfinite(compressed_score)
     measured, p_value, discordant = _uncertainty(task_type, metric, examples, source, compressed,
-                                                  thresholds.confidence, seed)
+                                                  thresholds.confidence, seed) if finite else (None, None, None)
     interval = interval or measured  # e.g. an early stop's confidence sequence, valid at the stopping time
     comparison = Comparison(
         task=task_name, target=target, metric=metric.name, higher_is_better=metric.higher_is_better, n=n,
@@ -124,8 +125,10 @@ def compare(
         p_value=p_value, stage=stage,
     )
     mode = DecisionMode(thresholds.decision)
-    if math.isnan(drop):
-        comparison.failures.append("the score is NaN: the metric could not be computed on these predictions")
+    if not finite:
+        comparison.failures.append(
+            f"the {metric.name} is not finite (source {source_score}, compressed {compressed_score}): "
+            "the metric could not be computed on these predictions")
     else:
         verdict = decide(mode=mode, drop=drop, interval=interval, allowed_drop=allowed)
         if not verdict.passed:

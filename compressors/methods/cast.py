@@ -35,7 +35,8 @@ def cast(model_dir: Path, out_dir: Path, context: Context, dtype_name: str) -> R
     import torch
 
     dtype = getattr(torch, dtype_name)
-    model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    # dtype="auto": the weights as stored, so a checkpoint already in half precision is seen as such
+    model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code, dtype="auto")
     total = parameter_elements(model)
     changed = sum(p.numel() for p in model.parameters() if p.is_floating_point() and p.dtype != dtype)
     if changed == 0:

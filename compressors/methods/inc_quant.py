@@ -128,19 +128,16 @@ def _parity(ort_model, names: list[str], batch: tuple, expected) -> dict:
             "inc_parity_max_abs_diff": round((got - expected).abs().max().item(), 6)}
 
 
-def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Context, *, static: bool) -> Result:
-    optimum_export = require("optimum.exporters.onnx", extra="onnx", purpose="writing INC's result as ONNX")
-    if static:
-        texts = texts_for(config.calibration, text_column=config.text_column, num_samples=config.num_samples,
-                          fallback=context.calibration_texts, where="calibration")
-    elif config.calibration is not None:
-        texts = read_texts(config.calibration, text_column=config.text_column, num_samples=config.num_samples)
-    else:
-        texts = TRACE_TEXTS
-    model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
-    names, batches = _batches(model_dir, texts, config, model)
-    converted, expected = _quantize_with_inc(model, names, batches, static)
-    plans, float_linears = linear_plans(converted, prefix="model.")
+def _texts(config: IncCalibration, context: Context, static: bool) -> list[str]:
+    if static:  # activation scales come from these texts: they must be the team's own
+        return texts_for(config.calibration, text_column=config.text_column, num_samples=config.num_samples,
+                         fallback=context.calibration_texts, where="calibration")
+    if config.calibration is not None:
+        return read_texts(config.calibration, text_column=config.text_column, num_samples=config.num_samples)
+    return TRACE_TEXTS
+
+
+def _keep_untied(plans: list, model) -> list:
     tied = tied_weight_modules(model)  # an int8 copy of a tied LM head would add bytes, not save them
     kept = [plan for plan in plans if plan.module not in tied]
     if not kept:
@@ -148,10 +145,12 @@ def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Co
             "Intel Neural Compressor quantized no nn.Linear layer worth keeping (it quantizes nn.Linear; "
             "GPT-2 style Conv1D layers are not, and a head tied to the input embedding is skipped). "
             "Use onnx-dynamic-int8 or gptq instead.")
-    float_linears += len(plans) - len(kept)
-    plans = kept
-    eager = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
-    transplant(eager, plans)
+    return kept
+
+
+def _export_onnx(eager, out_dir: Path) -> Path:
+    """optimum's exporter on the transplanted model: the same inputs and outputs ORTModel classes expect."""
+    optimum_export = require("optimum.exporters.onnx", extra="onnx", purpose="writing INC's result as ONNX")
     with tempfile.TemporaryDirectory(prefix="compressgate-inc-") as tmp:
         optimum_export.onnx_export_from_model(eager, tmp, do_validation=False)
         onnx_files = sorted(Path(tmp).glob("*.onnx"))
@@ -160,10 +159,22 @@ def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Co
         for item in Path(tmp).iterdir():
             if item.is_file():
                 item.rename(out_dir / (ONNX_FILE if item.suffix == ".onnx" else item.name))
+    return out_dir / ONNX_FILE
+
+
+def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Context, *, static: bool) -> Result:
+    texts = _texts(config, context, static)
+    model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    names, batches = _batches(model_dir, texts, config, model)
+    converted, expected = _quantize_with_inc(model, names, batches, static)
+    plans, float_linears = linear_plans(converted, prefix="model.")
+    kept = _keep_untied(plans, model)
+    eager = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    transplant(eager, kept)
+    stats = onnx_quant_stats(_export_onnx(eager, out_dir))
     copy_tokenizer(model_dir, out_dir)
-    stats = onnx_quant_stats(out_dir / ONNX_FILE)
-    if stats["quantized_layers"] < len(plans):
-        raise CompressionError(f"INC quantized {len(plans)} linear layers but the ONNX graph keeps only "
+    if stats["quantized_layers"] < len(kept):
+        raise CompressionError(f"INC quantized {len(kept)} linear layers but the ONNX graph keeps only "
                                f"{stats['quantized_layers']} int8 weights: the export lost the quantization")
     reloaded = ort_class(context.task).from_pretrained(str(out_dir), file_name=ONNX_FILE)
     stats.update(_parity(reloaded, names, batches[0], expected))
@@ -171,7 +182,7 @@ def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Co
         raise CompressionError(
             f"the ONNX copy does not reproduce INC's quantized model (worst cosine "
             f"{stats['inc_parity_min_cosine']} < {MIN_PARITY_COSINE}); refusing to score a different model")
-    stats.update(inc_linear_layers=len(plans), inc_float_linear_layers=float_linears,
+    stats.update(inc_linear_layers=len(kept), inc_float_linear_layers=float_linears + len(plans) - len(kept),
                  calibration_samples=len(texts), runtime="onnxruntime (QDQ)")
     return Result(ModelFormat.ONNX, stats)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..stats import DecisionMode
+from ..modes import DecisionMode
 
 
 @dataclass(frozen=True)

@@ -21,20 +21,12 @@ below the promised 85% for budgets under about 0.0078 (83% at 0.0075).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 from ._checks import check_allowed_drop, check_finite, fmt_pair, fmt_percent
+from ..modes import DecisionMode
 from .intervals import Interval
 
 __all__ = ["Decision", "DecisionMode", "decide"]
-
-
-class DecisionMode(str, Enum):
-    """How the gate treats uncertainty; see the module docstring for the error rate each one promises."""
-
-    ESTIMATE = "estimate"
-    CONFIDENT_PASS = "confident-pass"
-    CONFIDENT_FAIL = "confident-fail"
 
 
 @dataclass(frozen=True)

@@ -178,8 +178,13 @@ class ResultCollector:
 
 def write_summary(terminalreporter, config: pytest.Config, results: list[dict[str, Any]],
                   report_dir: Path | None) -> None:
-    from .report import render_markdown, render_table, write_json
+    from .report import render_markdown, render_table, write_json, write_plot
 
+    session = config.stash.get(SESSION, None)
+    if session is not None and session.config.holm:
+        from .report.rows import adjust_holm
+
+        adjust_holm(results)
     terminalreporter.write_sep("=", "compress gate")
     width = max(config.get_terminal_writer().fullwidth, 240)  # never elide numbers; CI logs do not wrap
     terminalreporter.write(render_table(results, width=width, color=terminalreporter.hasmarkup))
@@ -191,6 +196,7 @@ def write_summary(terminalreporter, config: pytest.Config, results: list[dict[st
         report_dir = report_dir if report_dir.is_absolute() else config.rootpath / report_dir
         write_json(report_dir / "compressgate.json", results)
         (report_dir / "compressgate.md").write_text(markdown, encoding="utf-8")
+        write_plot(report_dir / "compressgate.png", results)
         terminalreporter.write_line(f"compress gate reports written to {report_dir}")
     failed = [r for r in results if not r["passed"] and not r.get("stage")]
     if failed:

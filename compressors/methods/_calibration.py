@@ -17,9 +17,10 @@ SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".txt")
 
 
 def check_suffix(path: str, where: str) -> None:
-    """Reject an unsupported file type while the config is parsed, before any model is loaded."""
+    """Reject an unsupported file type while the config is parsed, before any model is loaded
+    (a ValueError, which the config parser turns into a ConfigError naming the step)."""
     if not str(path).lower().endswith(SUFFIXES):
-        raise ConfigError(f"{where} = {path!r}: expected a {', '.join(SUFFIXES)} file")
+        raise ValueError(f"{where} = {path!r}: expected a {', '.join(SUFFIXES)} file")
 
 
 def read_texts(path: str | Path, *, text_column: str, num_samples: int, where: str = "calibration") -> list[str]:

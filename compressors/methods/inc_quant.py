@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
-from ..errors import CompressionError, ConfigError, require
+from ..errors import CompressionError, require
 from ..modelio import copy_tokenizer, load_transformers, ort_class
 from ._calibration import check_suffix, read_texts, texts_for
 from ._qdq import linear_plans, transplant
@@ -44,7 +44,7 @@ class IncCalibration(StepConfig):
     def __post_init__(self) -> None:
         for name in ("num_samples", "batch_size", "max_length"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"{name} = {getattr(self, name)} must be at least 1")
+                raise ValueError(f"{name} = {getattr(self, name)} must be at least 1")
         if self.calibration is not None:
             check_suffix(self.calibration, "calibration")
 
@@ -110,10 +110,11 @@ def _quantize_with_inc(model, names: list[str], batches: list[tuple], static: bo
             converted = inc.convert(prepared)
             return converted, converted(*batches[0])[0]
     except Exception as exc:  # INC's export/prepare fail in many architecture-specific ways
+        first_line = (str(exc).splitlines() or [""])[0].rstrip(".")
         raise CompressionError(
-            f"Intel Neural Compressor could not quantize this {type(model).__name__}: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-            "Use onnx-dynamic-int8 / onnx-static-int8 instead.") from exc
+            f"Intel Neural Compressor could not quantize this {type(model).__name__} "
+            f"({type(exc).__name__}: {first_line}). Use onnx-dynamic-int8 or onnx-static-int8 "
+            "instead (gptq for decoder language models).") from exc
 
 
 def _parity(ort_model, names: list[str], batch: tuple, expected) -> dict:

@@ -44,9 +44,9 @@ class OnnxStaticInt8Config(StepConfig):
     def __post_init__(self) -> None:
         for name in ("num_samples", "max_length", "batch_size"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"{name} = {getattr(self, name)} must be at least 1")
+                raise ValueError(f"{name} = {getattr(self, name)} must be at least 1")
         if not 0.0 < self.percentile <= 100.0:
-            raise ConfigError(f"percentile = {self.percentile} must be in (0, 100]")
+            raise ValueError(f"percentile = {self.percentile} must be in (0, 100]")
         if self.calibration is not None:
             check_suffix(self.calibration, "calibration")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
-from ..errors import CompressionError, ConfigError
+from ..errors import CompressionError
 from ..modelio import auto_class, copy_tokenizer, load_transformers
 from ._torch_format import LAYOUT_FILE, SCHEMES, parameter_elements, tensor_bytes, tied_weight_modules, write_layout
 
@@ -32,7 +32,7 @@ class TorchDynamicInt8Config(StepConfig):
     def __post_init__(self) -> None:
         for pattern in self.exclude:
             if not pattern.strip():
-                raise ConfigError("exclude: an empty module-name pattern would match nothing")
+                raise ValueError("exclude: an empty module-name pattern would match nothing")
 
 
 def _qconfig(per_channel: bool):

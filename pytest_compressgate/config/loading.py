@@ -23,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TOP_KEYS = ("source", "targets", "tasks", "cache_dir", "registry", "seed")
+TOP_KEYS = ("source", "targets", "tasks", "cache_dir", "registry", "seed", "holm")
 TASK_KEYS = ("data", "type", "metric", "split", "max_examples", "batch_size", "weight", "targets")
 TARGET_KEYS = ("hardware", "recipe", "min_size_ratio", "min_speedup", "max_latency_ms", "stages")
 
@@ -99,6 +99,7 @@ def build_config(table: Mapping[str, Any], *, path: Path, prefix: str = "") -> G
         cache_dir=cache_dir if cache_dir.is_absolute() else root / cache_dir,
         registry=registry,
         seed=coerce(table.get("seed", 0), int, _key(prefix, "seed")),
+        holm=coerce(table.get("holm", False), bool, _key(prefix, "holm")),
     )
 
 

@@ -96,6 +96,7 @@ class GateConfig:
     cache_dir: Path
     registry: str
     seed: int = 0
+    holm: bool = False  # Holm-adjust McNemar p-values across tasks (per target) in reports
 
     def resolve(self, value: str) -> str:
         """A path relative to the config file, if it exists there; otherwise the value as given."""

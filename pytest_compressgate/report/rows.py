@@ -31,13 +31,27 @@ def row(c: dict[str, Any]) -> dict[str, str]:
         "drop": _fmt(c["drop"], "+.4f"),
         "interval": f"[{interval['low']:+.4f}, {interval['high']:+.4f}]" if interval else "—",
         "allowed": _fmt(c["allowed_drop"]),
-        "p": _fmt(c.get("p_value"), ".3g"),
+        "p": _fmt(c["p_value_holm"], ".3g") + " (Holm)" if c.get("p_value_holm") is not None
+        else _fmt(c.get("p_value"), ".3g"),
         "n": n,
         "size": f"{perf['size_ratio']:.2f}x" if perf.get("size_ratio") else "—",
         "speedup": f"{perf['speedup']:.2f}x" if perf.get("speedup") else "—",
         "latency": f"{perf['compressed']['latency_ms_median']:.1f}ms" if perf.get("compressed") else "—",
         "verdict": verdict,
     }
+
+
+def adjust_holm(comparisons: list[dict[str, Any]]) -> None:
+    """Add ``p_value_holm``: McNemar p-values Holm-adjusted across the tasks of each target."""
+    from ..stats import holm
+
+    by_target: dict[str, list[dict[str, Any]]] = {}
+    for c in comparisons:
+        if not c.get("stage") and c.get("p_value") is not None:
+            by_target.setdefault(c["target"], []).append(c)
+    for group in by_target.values():
+        for c, adjusted in zip(group, holm([c["p_value"] for c in group])):
+            c["p_value_holm"] = adjusted
 
 
 def failures(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ def test_reports_are_written(pytester: pytest.Pytester, gate_project, monkeypatc
     markdown = (pytester.path / "reports" / "compressgate.md").read_text()
     assert "| intent | cpu-int8 |" in markdown and "PASS" in markdown
     assert summary.read_text() == markdown
+    assert (pytester.path / "reports" / "compressgate.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_report_dir_from_ini(pytester: pytest.Pytester, gate_project) -> None:

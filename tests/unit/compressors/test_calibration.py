@@ -33,7 +33,7 @@ def test_errors_name_the_file_line_and_column(tmp_path) -> None:
     (tmp_path / "empty.txt").write_text("\n\n")
     with pytest.raises(ConfigError, match="no non-empty texts"):
         read_texts(tmp_path / "empty.txt", text_column="text", num_samples=5)
-    with pytest.raises(ConfigError, match="expected a .jsonl"):
+    with pytest.raises(ValueError, match="expected a .jsonl"):
         check_suffix("data.parquet", "calibration")
 
 

@@ -47,8 +47,11 @@ def test_student_has_half_the_layers_and_keeps_90_percent_accuracy(tiny_classifi
     assert student_acc >= 0.9 * teacher_acc, (student_acc, teacher_acc)
 
 
-def test_distill_is_seeded(tiny_classifier_dir, train_file, tmp_path):
-    step = {"method": "distill", "data": str(train_file), "epochs": 1, "batch_size": 64, "label_column": None}
+def test_distill_is_seeded_and_works_without_labels(tiny_classifier_dir, tmp_path):
+    from tests.tinymodels import make_rows, write_jsonl
+
+    data = write_jsonl(tmp_path / "unlabelled.jsonl", [{"text": r["text"]} for r in make_rows(64, seed=7)])
+    step = {"method": "distill", "data": str(data), "epochs": 1, "batch_size": 32}
     first = compress(tiny_classifier_dir, step, tmp_path / "a", context=Context(seed=3))
     second = compress(tiny_classifier_dir, step, tmp_path / "b", context=Context(seed=3))
     assert first.stats["final_loss"] == second.stats["final_loss"]

@@ -79,7 +79,6 @@ def test_bad_params_name_the_key(method, params, key) -> None:
         parse_step({"method": method, **params})
 
 
-@pytest.mark.slow
 def test_gpt2_is_refused_with_a_reason(tiny_gpt2_dir, tmp_path) -> None:
     with pytest.raises(CompressionError, match="onnx-dynamic-int8"):
         compress(tiny_gpt2_dir, {"method": "inc-int8-dynamic"}, tmp_path / "art", context=Context(task="causal-lm"))

@@ -91,11 +91,11 @@ def test_reloads_quantized_and_close_to_the_source(inc_runs, llama64: Path, meth
 
 
 @pytest.mark.slow
-def test_leaves_nothing_in_the_working_directory(inc_runs) -> None:
+def test_rtn_and_gptq_leave_nothing_in_the_working_directory(inc_runs) -> None:
     assert list(inc_runs[1].iterdir()) == []
 
 
-def test_gpt2_is_refused_with_the_reason(tiny_gpt2_dir: Path, tmp_path: Path) -> None:
+def test_rtn_refuses_gpt2_with_the_reason(tiny_gpt2_dir: Path, tmp_path: Path) -> None:
     """GPT-2's Conv1D layers do not survive INC's pickle-free round trip: say so, write nothing."""
     with pytest.raises(CompressionError, match="Conv1D.*gptq"):
         compress(tiny_gpt2_dir, {"method": "inc-rtn-int4"}, tmp_path / "out", context=CAUSAL)
@@ -109,7 +109,7 @@ def test_gpt2_is_refused_with_the_reason(tiny_gpt2_dir: Path, tmp_path: Path) ->
     ({"method": "inc-gptq-int4", "num_samples": -1}, "inc-gptq-int4.num_samples"),
     ({"method": "inc-gptq-int4", "calibration": "calib.xlsx"}, "inc-gptq-int4.calibration"),
 ])
-def test_bad_params_raise_config_errors_naming_the_key(step: dict, key: str) -> None:
+def test_rtn_and_gptq_bad_params_raise_config_errors_naming_the_key(step: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=key):
         parse_step(step)
 
@@ -119,6 +119,6 @@ def test_inc_gptq_needs_calibration_text(tmp_path: Path) -> None:
         compress(tmp_path, {"method": "inc-gptq-int4"}, tmp_path / "out", context=CAUSAL)
 
 
-def test_serves_causal_lms_only(tmp_path: Path) -> None:
+def test_rtn_serves_causal_lms_only(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="causal language models"):
         compress(tmp_path, {"method": "inc-rtn-int4"}, tmp_path / "out", context=Context(task="text-classification"))

@@ -96,3 +96,15 @@ def test_small_n_is_warned() -> None:
 def test_unpaired_predictions_are_refused() -> None:
     with pytest.raises(ValueError, match="must be paired"):
         run(REFS[:-1], max_drop=0.1)
+
+
+def test_holm_adjusts_p_values_per_target() -> None:
+    from pytest_compressgate.report.rows import adjust_holm, row
+
+    rows = [{"task": t, "target": "x", "p_value": p, "stage": None} for t, p in (("a", 0.01), ("b", 0.04))]
+    rows.append({"task": "c", "target": "y", "p_value": 0.04, "stage": None})
+    adjust_holm(rows)
+    assert [r["p_value_holm"] for r in rows] == [pytest.approx(0.02), pytest.approx(0.04), pytest.approx(0.04)]
+    full = {**rows[0], "metric": "accuracy", "source_score": 1.0, "compressed_score": 0.9, "drop": 0.1,
+            "allowed_drop": 0.2, "n": 10, "passed": True}
+    assert row(full)["p"] == "0.02 (Holm)"

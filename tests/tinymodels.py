@@ -93,6 +93,7 @@ def docstring_texts(modules: tuple[str, ...] = TRAIN_MODULES, *, min_chars: int 
     """Docstrings of ``modules`` and of their public functions and classes, deduplicated, in a fixed order."""
     import importlib
     import inspect
+    import warnings
 
     seen: set[str] = set()
     texts = []
@@ -101,13 +102,15 @@ def docstring_texts(modules: tuple[str, ...] = TRAIN_MODULES, *, min_chars: int 
             module = importlib.import_module(name)
         except ImportError:  # a Python built without this module: use the others
             continue
-        objects = [module] + [getattr(module, a, None) for a in sorted(dir(module)) if not a.startswith("_")]
-        for obj in objects:
-            if obj is module or inspect.isfunction(obj) or inspect.isclass(obj) or inspect.isbuiltin(obj):
-                doc = inspect.getdoc(obj)
-                if doc and len(doc) >= min_chars and doc not in seen:
-                    seen.add(doc)
-                    texts.append(doc)
+        with warnings.catch_warnings():  # typing.io and the like warn when touched
+            warnings.simplefilter("ignore", DeprecationWarning)
+            objects = [module] + [getattr(module, a, None) for a in sorted(dir(module)) if not a.startswith("_")]
+            docs = [inspect.getdoc(o) for o in objects
+                    if o is module or inspect.isfunction(o) or inspect.isclass(o) or inspect.isbuiltin(o)]
+        for doc in docs:
+            if doc and len(doc) >= min_chars and doc not in seen:
+                seen.add(doc)
+                texts.append(doc)
     return texts
 
 

@@ -11,6 +11,7 @@ DequantizeLinear / DynamicQuantizeLinear. The weights are stored as int8 initial
 
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +116,7 @@ def _activation(x, ops, where: str) -> ActQuant | None:
     return None
 
 
+@functools.lru_cache(maxsize=None)
 def _fake_quant_functions():
     """autograd Functions whose forward matches PT2E's decomposed ops and whose symbolic is ONNX QDQ."""
     import torch

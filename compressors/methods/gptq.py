@@ -127,7 +127,7 @@ def _quantize_auto_gptq(src: Path, config: GptqConfig, rows: list, out: Path, co
     GPU is on the CI machines."""
     import torch
 
-    auto_gptq = require("auto_gptq", extra="gptq", purpose="GPTQ quantization with backend 'auto-gptq'")
+    auto_gptq = importlib.import_module("auto_gptq")  # resolve_backend made sure it is installed
     qconfig = auto_gptq.BaseQuantizeConfig(bits=config.bits, group_size=config.group_size,
                                            desc_act=config.desc_act, sym=config.sym,
                                            damp_percent=config.damp_percent)

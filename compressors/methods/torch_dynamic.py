@@ -3,12 +3,18 @@
 Saved without pickle: each quantized layer's int8 weight, scales and zero points go to safetensors;
 the loader builds the architecture from ``config.json``, runs the same ``quantize_dynamic`` and packs
 the stored int8 weights back into the quantized modules.
+
+torch marks ``torch.ao.quantization`` and quantized tensors deprecated in favour of torchao; they work in
+the pinned torch 2.13. The two known deprecation warnings are silenced here (``_quiet``) so that every
+gate run does not repeat them; moving to torchao's ``quantize_`` is the follow-up when torch moves.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +39,14 @@ class TorchDynamicInt8Config(StepConfig):
         for pattern in self.exclude:
             if not pattern.strip():
                 raise ValueError("exclude: an empty module-name pattern would match nothing")
+
+
+@contextmanager
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated")
+        warnings.filterwarnings("ignore", message="torch.quantize_per_tensor, torch.quantize_per_channel")
+        yield
 
 
 def _qconfig(per_channel: bool):
@@ -115,7 +129,8 @@ def torch_dynamic_int8(model_dir: Path, config: TorchDynamicInt8Config, out_dir:
         raise _refusal(notes, config)
     total = parameter_elements(model)
     qconfig = _qconfig(config.per_channel)
-    qmodel = torch.ao.quantization.quantize_dynamic(model, {n: qconfig for n in targets}, dtype=torch.qint8)
+    with _quiet():
+        qmodel = torch.ao.quantization.quantize_dynamic(model, {n: qconfig for n in targets}, dtype=torch.qint8)
     quantized = sorted(n for n, m in qmodel.named_modules() if isinstance(m, DynamicLinear))
     if not quantized:
         raise _refusal(notes, config)
@@ -170,16 +185,18 @@ def _load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool
     model = auto_class(task).from_config(config, trust_remote_code=trust_remote_code).eval()
     layers: dict[str, dict] = layout["layers"]
     spec = {name: _qconfig(info["per_channel"]) for name, info in layers.items()}
-    model = torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
+    with _quiet():
+        model = torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
     state = load_file(str(path / layout["weights_file"]))
     for name, info in layers.items():
         int8, scale = state.pop(f"{name}.weight"), state.pop(f"{name}.weight_scale")
         zero, bias = state.pop(f"{name}.weight_zero_point"), state.pop(f"{name}.bias", None)
-        if info["per_channel"]:
-            weight = torch._make_per_channel_quantized_tensor(int8, scale.double(), zero.long(), info["axis"])
-        else:
-            weight = torch._make_per_tensor_quantized_tensor(int8, scale.item(), int(zero.item()))
-        model.get_submodule(name).set_weight_bias(weight, bias)
+        with _quiet():
+            if info["per_channel"]:
+                weight = torch._make_per_channel_quantized_tensor(int8, scale.double(), zero.long(), info["axis"])
+            else:
+                weight = torch._make_per_tensor_quantized_tensor(int8, scale.item(), int(zero.item()))
+            model.get_submodule(name).set_weight_bias(weight, bias)
     for alias, source in layout.get("aliases", {}).items():
         state[alias] = state[source]
     _assign(model, state, skip=tuple(f"{n}." for n in layers), where=path)

@@ -33,7 +33,8 @@ def accuracy(path: Path) -> float:
     return sum(model.config.id2label[p] == r["label"] for p, r in zip(predicted, rows)) / len(rows)
 
 
-def test_student_has_half_the_layers_and_keeps_90_percent_accuracy(tiny_classifier_dir, train_file, tmp_path):
+def test_student_has_half_the_layers_and_keeps_90_percent_accuracy(tiny_classifier_dir, train_file, tmp_path,
+                                                                   pickle_free):
     step = {"method": "distill", "data": str(train_file), **FAST}
     artifact = compress(tiny_classifier_dir, step, tmp_path / "student")
     stats = artifact.stats
@@ -45,6 +46,7 @@ def test_student_has_half_the_layers_and_keeps_90_percent_accuracy(tiny_classifi
     assert student.config.id2label == load_model(tiny_classifier_dir, task="text-classification").config.id2label
     teacher_acc, student_acc = accuracy(tiny_classifier_dir), accuracy(artifact.path)
     assert student_acc >= 0.9 * teacher_acc, (student_acc, teacher_acc)
+    pickle_free(artifact.path)
 
 
 def test_distill_is_seeded_and_works_without_labels(tiny_classifier_dir, tmp_path):
@@ -59,7 +61,6 @@ def test_distill_is_seeded_and_works_without_labels(tiny_classifier_dir, tmp_pat
     assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
 
 
-@pytest.mark.slow
 def test_stacked_recipe_writes_three_artifacts_that_each_reload(tiny_classifier_dir, train_file, tmp_path):
     import torch
 

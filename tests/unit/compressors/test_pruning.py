@@ -1,34 +1,13 @@
-"""Pruning methods on the tiny classifier: every claim is checked on the artifact reloaded from disk."""
+"""Pruning methods on the tiny classifier (and GPT-2 for Conv1D): every claim is checked on the artifact
+reloaded from disk. Fixtures ``calibration_jsonl``, ``tiny_gpt2_dir`` and ``pickle_free`` come from conftest."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import pytest
 
 from compressors import ConfigError, compress
 from compressors.loaders import load_model
-
-
-@pytest.fixture(scope="module")
-def calib_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tinymodels import make_rows, write_jsonl
-
-    return write_jsonl(tmp_path_factory.mktemp("calib") / "calib.jsonl", make_rows(48, seed=3))
-
-
-@pytest.fixture(scope="module")
-def tiny_gpt2_dir(tmp_path_factory: pytest.TempPathFactory, tiny_classifier_dir: Path) -> Path:
-    """An untrained 2-layer GPT-2 (Conv1D layers, LM head tied to the embeddings) with the tiny vocabulary."""
-    import torch
-    from transformers import BertTokenizerFast, GPT2Config, GPT2LMHeadModel
-
-    out = tmp_path_factory.mktemp("models") / "tiny-gpt2"
-    torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config(vocab_size=34, n_embd=32, n_layer=2, n_head=4, n_positions=64)).save_pretrained(out)
-    BertTokenizerFast(vocab_file=str(tiny_classifier_dir / "vocab.txt")).save_pretrained(out)
-    return out
 
 
 def linear_weights(model) -> dict:
@@ -41,7 +20,7 @@ def zero_share(tensors) -> float:
     return sum(int((t == 0).sum()) for t in tensors) / sum(t.numel() for t in tensors)
 
 
-def test_magnitude_half_sparsity_is_measured_in_the_reloaded_artifact(tiny_classifier_dir, tmp_path):
+def test_magnitude_half_sparsity_is_measured_in_the_reloaded_artifact(tiny_classifier_dir, tmp_path, pickle_free):
     artifact = compress(tiny_classifier_dir, {"method": "prune-magnitude", "sparsity": 0.5}, tmp_path / "a")
     weights = linear_weights(load_model(artifact.path, task="text-classification"))
     pruned = [w for name, w in weights.items() if not name.startswith("classifier")]
@@ -51,6 +30,7 @@ def test_magnitude_half_sparsity_is_measured_in_the_reloaded_artifact(tiny_class
     assert artifact.stats["model_sparsity"] == pytest.approx(zero_share(list(weights.values())), abs=1e-6)
     assert artifact.stats["nonzero_parameters"] < artifact.stats["parameters"]
     assert (artifact.path / "model.safetensors").is_file() and (artifact.path / "vocab.txt").is_file()
+    pickle_free(artifact.path)
 
 
 def test_magnitude_encoder_only_leaves_the_pooler_dense(tiny_classifier_dir, tmp_path):
@@ -88,8 +68,8 @@ def test_weight_pruning_handles_conv1d_and_never_prunes_a_tied_lm_head(tiny_gpt2
     assert int((load_model(magnitude.path, task="causal-lm").lm_head.weight == 0).sum()) == 0
 
 
-def test_head_pruning_records_heads_and_reloads_smaller(tiny_classifier_dir, calib_file, tmp_path):
-    step = {"method": "prune-heads", "fraction": 0.5, "calibration": str(calib_file), "num_samples": 32}
+def test_head_pruning_records_heads_and_reloads_smaller(tiny_classifier_dir, calibration_jsonl, tmp_path):
+    step = {"method": "prune-heads", "fraction": 0.5, "calibration": str(calibration_jsonl), "num_samples": 32}
     artifact = compress(tiny_classifier_dir, step, tmp_path / "a")
     stats = artifact.stats
     assert (stats["heads_before"], stats["heads_removed"], stats["heads_after"]) == (4, 2, 2)
@@ -122,6 +102,19 @@ def test_structured_pruning_reloads_with_fewer_parameters_and_runs(tiny_classifi
     enc = load_tokenizer(artifact.path)(["refund my invoice please"], return_tensors="pt")
     with torch.no_grad():
         assert model(**enc).logits.shape == (1, 3)
+
+
+def test_head_and_structured_pruning_on_gpt2(tiny_gpt2_dir, calibration_jsonl, tmp_path):
+    from compressors import Context
+
+    ctx = Context(task="causal-lm")
+    heads = compress(tiny_gpt2_dir, {"method": "prune-heads", "heads_per_layer": 1, "calibration": str(calibration_jsonl)},
+                     tmp_path / "a", context=ctx)
+    assert heads.stats["used_labels"] is False  # language-model loss on the texts themselves
+    assert heads.stats["parameters_after"] < heads.stats["parameters_before"]
+    ffn = compress(tiny_gpt2_dir, {"method": "prune-structured", "fraction": 0.25}, tmp_path / "b", context=ctx)
+    assert (ffn.stats["n_inner_before"], ffn.stats["n_inner_after"]) == (128, 96)  # n_inner None means 4 x 32
+    assert load_model(ffn.path, task="causal-lm").transformer.h[1].mlp.c_fc.nf == 96
 
 
 @pytest.mark.parametrize(("step", "key"), [

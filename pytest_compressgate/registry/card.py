@@ -1,0 +1,119 @@
+"""The Markdown model card: what a reviewer reads before approving an artifact for release."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .model import ArtifactDetails, EvaluationRecord, Status
+
+VERDICT_MARK = {"PASS": "✅ PASS", "FAIL": "❌ FAIL", "UNGATED": "UNGATED (scored, no threshold)",
+                "UNEVALUATED": "UNEVALUATED (never scored)"}
+
+
+def render_card(lineage: list[ArtifactDetails]) -> str:
+    """``lineage``: the artifact's registered stages, first stage first, the artifact itself last."""
+    details = lineage[-1]
+    a = details.artifact
+    lines = [f"# Model card: {a.target} — {a.method} (stage {a.stage_index + 1} of {len(a.recipe) or 1})", ""]
+    lines += _table(["", ""], [
+        ["Artifact key", f"`{a.key}`"], ["Target", a.target], ["Hardware", a.hardware],
+        ["Format", a.format or "—"], ["Verdict", VERDICT_MARK[details.verdict.value]],
+        ["Release status", _status(details)], ["Source model key", f"`{a.source_key}`"],
+        ["Built from", f"`{a.parent_key}`" if a.parent_key else "—"], ["Registered", a.created_at],
+        ["Path", f"`{a.path}`"],
+    ])
+    lines += ["", "## Recipe", ""]
+    stage_keys = {d.artifact.stage_index: d.key for d in lineage}
+    lines += _table(["stage", "method", "parameters", "artifact"], [
+        [str(i), str(step.get("method", "?")), _cell(_params({k: v for k, v in step.items() if k != "method"})),
+         (f"`{stage_keys[i][:12]}`" if i in stage_keys else "—") + (" (this card)" if i == a.stage_index else "")]
+        for i, step in enumerate(a.recipe)
+    ] or [[str(a.stage_index), a.method, _cell(_params(a.params)), f"`{a.key[:12]}` (this card)"]])
+    lines += ["", f"Resolved parameters of this stage: {_params(a.params)}"]
+    lines += ["", "## Size", ""] + _size(details)
+    lines += ["", "## Libraries", ""]
+    lines += _table(["library", "version"], [[k, v] for k, v in sorted(a.libraries.items())]) if a.libraries \
+        else ["No library versions were recorded."]
+    lines += ["", "## Evaluations", "", "The latest evaluation of each task, per recipe stage. The verdict is "
+              "derived from these; older runs are listed under *Evaluation history*.", ""]
+    for stage in lineage:
+        title = f"Stage {stage.artifact.stage} (`{stage.key[:12]}`)" + (" — final" if stage is details else "")
+        lines += [f"### {title}", ""]
+        lines += _evaluation_table(stage.latest) if stage.latest else ["Not scored yet.", ""]
+    lines += ["## Evaluation history", ""]
+    if details.evaluations:
+        runs = len({e.run_id for e in details.evaluations})
+        lines += [f"{len(details.evaluations)} evaluation(s) of this artifact over {runs} gate run(s), oldest first.", ""]
+        lines += _evaluation_table(details.evaluations)
+    else:
+        lines += ["This artifact has not been evaluated: run `pytest --compress-gate` to score it.", ""]
+    lines += ["## Approval history", ""]
+    if details.approvals:
+        lines += _table(["when (UTC)", "decision", "who", "why", "verdict then", "forced"], [
+            [d.decided_at, d.decision.value, _cell(d.who), _cell(d.why) or "—", d.verdict.value,
+             "yes" if d.forced else "no"] for d in details.approvals])
+    else:
+        lines += [f"No decisions yet: `compressgate registry approve {a.key[:12]} --why \"...\"` records one."]
+    return "\n".join(lines) + "\n"
+
+
+def _status(details: ArtifactDetails) -> str:
+    if details.status is Status.PENDING:
+        return "pending (no decision yet)"
+    last = details.approvals[-1]
+    forced = " (forced past a FAIL verdict)" if last.forced else ""
+    return f"{details.status.value} by {_cell(last.who)} at {last.decided_at}{forced}"
+
+
+def _size(details: ArtifactDetails) -> list[str]:
+    a = details.artifact
+    lines = [f"- On disk: {_bytes(a.bytes_on_disk)}"]
+    perf = next((e.performance for e in reversed(details.evaluations) if e.performance), {})
+    for key, label in (("size_ratio", "Size ratio vs source"), ("speedup", "Speedup vs source")):
+        if isinstance(perf.get(key), (int, float)):
+            lines.append(f"- {label} (latest evaluation): {perf[key]:.2f}x")
+    if a.stats:
+        lines.append("- Compression stats: " + _params(a.stats))
+    return lines
+
+
+def _evaluation_table(evaluations: list[EvaluationRecord]) -> list[str]:
+    rows = []
+    for e in evaluations:
+        verdict = ("PASS" if e.passed else "FAIL") if e.gated else "ungated"
+        interval = "—" if e.interval_low is None or e.interval_high is None else \
+            f"[{e.interval_low:+.4f}, {e.interval_high:+.4f}]" + (f" ({e.confidence:.0%})" if e.confidence else "")
+        n = str(e.n) if not e.examples_used or e.examples_used >= e.n else f"{e.examples_used}/{e.n}"
+        rows.append([e.task, e.target, e.metric, n, _num(e.source_score), _num(e.compressed_score),
+                     _num(e.drop, "+.4f"), interval, _num(e.allowed_drop), _num(e.p_value, ".3g"), verdict,
+                     _cell("; ".join(e.failures)) or "—", f"`{e.run_id}`", e.recorded_at])
+    return _table(["task", "target", "metric", "n", "source", "compressed", "drop", "interval", "allowed", "p",
+                   "verdict", "failures", "run", "recorded (UTC)"], rows) + [""]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in sorted(params.items())) or "(defaults)"
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _num(value: float | None, spec: str = ".4f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _bytes(value: int | None) -> str:
+    if value is None:
+        return "unknown"
+    size, unit = float(value), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            break
+        size /= 1024
+    return f"{size:.1f} {unit} ({value:,} bytes)" if unit != "B" else f"{value:,} bytes"

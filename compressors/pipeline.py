@@ -34,7 +34,8 @@ def run_recipe(
     artifacts = []
     for i, step in enumerate(steps):
         ctx = dataclasses.replace(context, source_format=fmt)
-        artifact = compress(current, step, Path(out_root) / f"stage-{i}-{step['method']}", context=ctx)
+        safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in str(step["method"]))
+        artifact = compress(current, step, Path(out_root) / f"stage-{i}-{safe}", context=ctx)
         artifacts.append(artifact)
         current, fmt = artifact.path, ModelFormat(artifact.format)
     return artifacts

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -53,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, RegistryError, ConfigError, ConfigNotFound, CompressionError, ImportError, OSError) as exc:
         print(f"compressgate: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except sqlite3.Error as exc:  # e.g. a read-only registry file
+        print(f"compressgate: error: registry database: {exc}; check the file and its permissions", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("compressgate: interrupted", file=sys.stderr)
         return 130
@@ -79,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=("table", "markdown", "json"), default="table",
                         help="output format. Default: table.")
     report.add_argument("--output", metavar="FILE", help="write to FILE. Default: standard output.")
-    report.add_argument("--config", metavar="PATH", help="accepted for symmetry; reports carry their own data.")
+    report.add_argument("--config", metavar="PATH",
+                        help="resolve a relative --from against this config's folder. Default: the working directory.")
     report.set_defaults(handler=cmd_report)
 
     where = _Parser(add_help=False)
@@ -118,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _parse_targets(value: str) -> tuple[str, ...]:
     names = tuple(v.strip() for v in value.split(",") if v.strip())
     if not names or any(not _NAME.match(n) for n in names):
-        raise argparse.ArgumentTypeError(f"expected comma-separated target names like 'cpu-int8,gpu-int4', got {value!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated target names like 'cpu-int8,gpu-int4', got {value!r}")
     return names
 
 
@@ -153,7 +159,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         for name in targets:
             started = time.perf_counter()
             if status_console.is_terminal:
-                with status_console.status(f"[bold]{name}[/]: building {len(config.targets[name].recipe)} stage(s)") as status:
+                steps = len(config.targets[name].recipe)
+                with status_console.status(f"[bold]{name}[/]: building {steps} stage(s)") as status:
                     session.say = lambda line: status.update(line)
                     built = session.build(name)
             else:  # CI logs: the status lines themselves
@@ -167,7 +174,8 @@ def cmd_build(args: argparse.Namespace) -> int:
                 print(f"  {stage.name}  key {stage.key[:12]}  {_size(manifest.get('bytes_on_disk'))}  "
                       f"{manifest.get('format', '?')}  {stage.artifact.path}")
                 if stage.artifact.stats:
-                    print("    stats: " + ", ".join(f"{k}={_compact(v)}" for k, v in sorted(stage.artifact.stats.items())))
+                    stats = sorted(stage.artifact.stats.items())
+                    print("    stats: " + ", ".join(f"{k}={_compact(v)}" for k, v in stats))
         if not args.no_registry:
             with open_registry(config.registry, base_dir=config.root) as registry:
                 counts = record_session(registry, session, new_run_id())
@@ -184,12 +192,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import render_markdown, render_table
 
     folder = Path(args.from_dir)
+    if args.config and not folder.is_absolute():
+        folder = _load_config(args.config).root / folder
     if not folder.is_dir():
         raise CliError(f"no report folder {folder}: run `pytest --compress-gate --compress-gate-report={folder}` "
                        "first, or pass --from DIR")
     reports = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime)
     if not reports:
-        raise CliError(f"no JSON report in {folder}: run `pytest --compress-gate --compress-gate-report={folder}` first")
+        raise CliError(f"no JSON report in {folder}: run `pytest --compress-gate "
+                       f"--compress-gate-report={folder}` first")
     path = reports[-1]
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -348,7 +359,9 @@ def _num(value: float | None, spec: str = ".4f") -> str:
 
 
 def _compact(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else json.dumps(value, default=str) if not isinstance(value, str) else value
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
 if __name__ == "__main__":  # pragma: no cover

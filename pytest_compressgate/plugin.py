@@ -158,6 +158,21 @@ class GateItem(pytest.Item):
         return self.path, 0, f"compress gate {self.task}[{self.target}]"
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Register what this process built and scored (each pytest-xdist worker records its own)."""
+    gate = session.config.stash.get(SESSION, None)
+    if gate is None or not gate.comparisons:
+        return
+    from .registry import new_run_id, open_registry, record_session
+
+    registry = open_registry(gate.config.registry, base_dir=gate.config.root)
+    try:
+        record_session(registry, gate, os.environ.get("COMPRESSGATE_RUN_ID") or new_run_id())
+    finally:
+        registry.close()
+    gate.close()
+
+
 class ResultCollector:
     """Gathers comparisons from test reports, so results from pytest-xdist workers reach one summary."""
 

@@ -148,6 +148,11 @@ class GateSession:
     def _is_file(self, value: Any) -> bool:
         return isinstance(value, str) and value != "" and (self.config.root / value).is_file()
 
+    @property
+    def built_targets(self) -> dict[str, BuiltTarget]:
+        """The targets built (or found in the cache) so far in this session."""
+        return dict(self._built)
+
     # -- scoring ----------------------------------------------------------------------------
 
     def task(self, name: str) -> TaskConfig:

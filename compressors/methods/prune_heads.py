@@ -107,7 +107,8 @@ def heads_to_remove(importance, config: HeadPruningConfig) -> dict[int, list[int
     if config.heads_per_layer is not None:
         if config.heads_per_layer >= heads:
             raise ConfigError(f"heads_per_layer = {config.heads_per_layer} must be below the {heads} heads per layer")
-        return {layer: sorted(importance[layer].argsort()[: config.heads_per_layer].tolist()) for layer in range(layers)}
+        order = importance.argsort(dim=-1)[:, : config.heads_per_layer]
+        return {layer: sorted(order[layer].tolist()) for layer in range(layers)}
     target = round((config.fraction or DEFAULT_FRACTION) * layers * heads)
     if target < 1:
         raise ConfigError(f"fraction = {config.fraction} removes no head of the model's {layers * heads}")

@@ -155,7 +155,8 @@ class Registry(abc.ABC):
                 "`compressgate build` to record artifacts")
         close = difflib.get_close_matches(text, [a.key[:len(text)] for a in known], n=5, cutoff=0.5)
         candidates = [a for a in known if a.key[:len(text)] in close] or known[-5:]
-        raise UnknownArtifactError(f"no artifact {text!r} in {self.url}; candidates: {_describe(candidates)}; {LIST_HINT}")
+        raise UnknownArtifactError(
+            f"no artifact {text!r} in {self.url}; candidates: {_describe(candidates)}; {LIST_HINT}")
 
     def show(self, key_or_prefix: str) -> ArtifactDetails:
         """Everything about one artifact: record, evaluations, decisions, verdict, status."""

@@ -36,15 +36,17 @@ def render_card(lineage: list[ArtifactDetails]) -> str:
     lines += _table(["library", "version"], [[k, v] for k, v in sorted(a.libraries.items())]) if a.libraries \
         else ["No library versions were recorded."]
     lines += ["", "## Evaluations", "", "The latest evaluation of each task, per recipe stage. The verdict is "
-              "derived from these; older runs are listed under *Evaluation history*.", ""]
+              "derived from these; older runs are listed under *Evaluation history*. An interval bounds the drop "
+              "(positive = worse); each bound holds with the stated one-sided confidence.", ""]
     for stage in lineage:
-        title = f"Stage {stage.artifact.stage} (`{stage.key[:12]}`)" + (" — final" if stage is details else "")
+        title = f"Stage {stage.artifact.stage} (`{stage.key[:12]}`)" + (" — this artifact" if stage is details else "")
         lines += [f"### {title}", ""]
         lines += _evaluation_table(stage.latest) if stage.latest else ["Not scored yet.", ""]
     lines += ["## Evaluation history", ""]
     if details.evaluations:
         runs = len({e.run_id for e in details.evaluations})
-        lines += [f"{len(details.evaluations)} evaluation(s) of this artifact over {runs} gate run(s), oldest first.", ""]
+        lines += [f"{len(details.evaluations)} evaluation(s) of this artifact over {runs} gate run(s), "
+                  "oldest first.", ""]
         lines += _evaluation_table(details.evaluations)
     else:
         lines += ["This artifact has not been evaluated: run `pytest --compress-gate` to score it.", ""]

@@ -31,7 +31,7 @@ def record_session(registry: Registry, session: GateSession, run_id: str) -> dic
 
     Returns counts: ``{"artifacts": new artifact records, "evaluations": evaluation records}``.
     """
-    built = _built_targets(session)
+    built = session.built_targets
     counts = {"artifacts": 0, "evaluations": 0}
     with registry.batch():
         for target in built.values():
@@ -45,14 +45,6 @@ def record_session(registry: Registry, session: GateSession, run_id: str) -> dic
                                                          run_id=run_id, gated=gated))
             counts["evaluations"] += 1
     return counts
-
-
-def _built_targets(session: GateSession) -> dict[str, BuiltTarget]:
-    """The targets this session built. GateSession keeps them in ``_built``; prefer a public view."""
-    built = getattr(session, "built_targets", None)
-    if built is None:
-        built = getattr(session, "_built", {})
-    return dict(built() if callable(built) else built)
 
 
 def _stage_of(target: BuiltTarget, stage_name: str | None) -> Stage:

@@ -61,7 +61,8 @@ class SqliteRegistry(Registry):
         except sqlite3.DatabaseError as exc:
             if _is_locked(exc):
                 raise
-            raise NotARegistryError(f"{self.path} is not a compressgate registry (SQLite: {exc}); {NEW_FILE_HINT}") from None
+            raise NotARegistryError(
+                f"{self.path} is not a compressgate registry (SQLite: {exc}); {NEW_FILE_HINT}") from None
 
     def _use_wal(self) -> None:
         """Readers never block the writer, and writers from other processes queue instead of failing."""
@@ -118,7 +119,8 @@ class SqliteRegistry(Registry):
         except sqlite3.DatabaseError as exc:
             if _is_locked(exc):
                 raise
-            raise NotARegistryError(f"{self.path} is not a compressgate registry (SQLite: {exc}); {NEW_FILE_HINT}") from None
+            raise NotARegistryError(
+                f"{self.path} is not a compressgate registry (SQLite: {exc}); {NEW_FILE_HINT}") from None
         if version > LATEST:
             from .. import __version__
 

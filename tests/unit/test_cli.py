@@ -190,6 +190,13 @@ def test_report_re_renders_the_last_json_report(capsys, report_dir, tmp_path):
     assert code == 0 and json.loads(target.read_text())["schema"] == "compressgate-report/1"
 
 
+def test_report_from_a_folder_relative_to_the_config(capsys, report_dir, tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text(GATE.format(model="m", cache=".c", data="d.jsonl"))
+    monkeypatch.chdir(report_dir)
+    code, out, _ = run(capsys, "report", "--config", str(tmp_path / "pyproject.toml"), "--from", "report")
+    assert code == 0 and "edge" in out
+
+
 def test_report_errors(capsys, tmp_path, report_dir):
     code, _, err = run(capsys, "report", "--from", str(tmp_path / "nowhere"))
     assert code == 2 and "no report folder" in one_line_error(err)

@@ -108,8 +108,8 @@ def test_head_and_structured_pruning_on_gpt2(tiny_gpt2_dir, calibration_jsonl, t
     from compressors import Context
 
     ctx = Context(task="causal-lm")
-    heads = compress(tiny_gpt2_dir, {"method": "prune-heads", "heads_per_layer": 1, "calibration": str(calibration_jsonl)},
-                     tmp_path / "a", context=ctx)
+    step = {"method": "prune-heads", "heads_per_layer": 1, "calibration": str(calibration_jsonl)}
+    heads = compress(tiny_gpt2_dir, step, tmp_path / "a", context=ctx)
     assert heads.stats["used_labels"] is False  # language-model loss on the texts themselves
     assert heads.stats["parameters_after"] < heads.stats["parameters_before"]
     ffn = compress(tiny_gpt2_dir, {"method": "prune-structured", "fraction": 0.25}, tmp_path / "b", context=ctx)

@@ -1,19 +1,23 @@
-"""The text docs-lm learns from and is tested on: docstrings of the Python standard library.
+"""The text docs-lm learns from and is tested on: the standard library's documentation, pydoc-style.
 
 Every machine with Python has this text and no network is needed. It is read at run time with
-``inspect.getdoc`` over a fixed list of modules, their public functions and classes and those classes'
-public methods, deduplicated, in sorted order, so the same Python gives the same text byte for byte.
+``inspect`` over a fixed list of modules: each module, public function, class and public method becomes
+one entry, a header line (``json.dumps(obj, *, skipkeys=False, ...)``) followed by its docstring. Entries
+are deduplicated by docstring and come in sorted order, so one Python gives the same text byte for byte
+(memory addresses in default values are blanked out).
 
 Modules are split by name: the model trains on ``TRAIN_MODULES`` only, and the committed evaluation data
 (``data/*.jsonl``, written once by ``data/make_data.py``) comes from ``HELDOUT_MODULES``, so the gate
-scores text the model never saw.
+scores documentation the model never saw.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import warnings
+from collections.abc import Iterator
 
 TRAIN_MODULES = (
     "abc", "argparse", "ast", "asyncio", "base64", "bisect", "builtins", "bz2", "calendar", "codecs",
@@ -34,38 +38,51 @@ HELDOUT_MODULES = (
     "socket", "sysconfig", "timeit", "traceback", "types", "warnings", "weakref", "zoneinfo",
 )
 MIN_CHARS = 40  # shorter docstrings are mostly "Return self+value." noise
+ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
-def _documented(module) -> list[object]:
-    """The module, its public functions and classes, and those classes' own public methods, sorted by name."""
-    found: list[object] = [module]
-    for name in sorted(dir(module)):
-        if name.startswith("_"):
+def _signature(obj: object) -> str:
+    try:
+        return str(inspect.signature(obj))
+    except (TypeError, ValueError):  # many builtins have no introspectable signature
+        return "(...)"
+
+
+def _documented(name: str, module) -> Iterator[tuple[str, object]]:
+    """(header line, object) for the module, its public functions and classes and their public methods."""
+    yield f"module {name}", module
+    for attr in sorted(dir(module)):
+        obj = getattr(module, attr, None)
+        if attr.startswith("_"):
             continue
-        obj = getattr(module, name, None)
         if inspect.isclass(obj):
-            found.append(obj)
-            found.extend(member for attr, member in sorted(vars(obj).items())
-                         if not attr.startswith("_") and callable(member))
+            yield f"class {name}.{attr}{_signature(obj)}", obj
+            for method, member in sorted(vars(obj).items()):
+                if not method.startswith("_") and callable(member):
+                    yield f"{name}.{attr}.{method}{_signature(member)}", member
         elif inspect.isfunction(obj) or inspect.isbuiltin(obj):
-            found.append(obj)
+            yield f"{name}.{attr}{_signature(obj)}", obj
+
+
+def entries(modules: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(header, docstring) of ``modules`` (those this Python has), one per distinct docstring, in order."""
+    seen: set[str] = set()
+    found = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated modules and aliases warn on import and on access
+        for name in modules:
+            try:
+                module = importlib.import_module(name)
+            except ImportError:  # a Python built without this module: the others still make a corpus
+                continue
+            for header, obj in _documented(name, module):
+                doc = inspect.getdoc(obj)
+                if doc and len(doc) >= MIN_CHARS and doc not in seen:
+                    seen.add(doc)
+                    found.append((ADDRESS.sub("", header), ADDRESS.sub("", doc)))
     return found
 
 
-def docstrings(modules: tuple[str, ...]) -> list[str]:
-    """Docstrings of ``modules`` (those this Python has), deduplicated, in a fixed order."""
-    seen: set[str] = set()
-    texts = []
-    for name in modules:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # deprecated modules warn on import
-                module = importlib.import_module(name)
-        except ImportError:  # a Python built without this module: the others still make a corpus
-            continue
-        for obj in _documented(module):
-            doc = inspect.getdoc(obj)
-            if doc and len(doc) >= MIN_CHARS and doc not in seen:
-                seen.add(doc)
-                texts.append(doc)
-    return texts
+def as_text(header: str, doc: str) -> str:
+    """One entry as the model reads it: the header line, then the docstring."""
+    return f"{header}\n{doc}"

@@ -20,23 +20,23 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from corpus import HELDOUT_MODULES, TRAIN_MODULES, docstrings
+from corpus import HELDOUT_MODULES, TRAIN_MODULES, as_text, entries
 
 from pytest_compressgate.cache import CacheStore, hash_path, make_key
 
 HERE = Path(__file__).resolve().parent
 SPECIAL_TOKENS = ("<unk>", "<s>", "</s>", "<pad>")
 SETTINGS = {
-    "vocab_size": 2048, "hidden": 256, "intermediate": 512, "layers": 4, "heads": 4, "positions": 256,
-    "seq_len": 128, "batch_size": 16, "steps": 400, "lr": 3e-3, "warmup": 20, "weight_decay": 0.01,
+    "vocab_size": 2048, "hidden": 256, "intermediate": 512, "layers": 3, "heads": 4, "positions": 256,
+    "seq_len": 128, "batch_size": 8, "steps": 300, "lr": 4e-3, "warmup": 20, "weight_decay": 0.01,
     "seed": 0, "threads": 2,
 }
 
 
 def training_texts() -> list[str]:
-    """The training docstrings, minus any text that also appears in a held-out module (inherited docs)."""
-    held_out = set(docstrings(HELDOUT_MODULES))
-    return [t for t in docstrings(TRAIN_MODULES) if t not in held_out]
+    """The training entries, minus any whose docstring also appears in a held-out module (inherited docs)."""
+    held_out = {doc for _, doc in entries(HELDOUT_MODULES)}
+    return [as_text(header, doc) for header, doc in entries(TRAIN_MODULES) if doc not in held_out]
 
 
 def texts_hash(texts: list[str]) -> str:

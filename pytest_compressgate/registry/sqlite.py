@@ -211,7 +211,7 @@ class SqliteRegistry(Registry):
             clauses.append("target = ?")
             args.append(target)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._query(f"SELECT * FROM artifacts{where} ORDER BY created_at, key", args)
+        rows = self._query(f"SELECT * FROM artifacts{where} ORDER BY created_at, rowid", args)
         return [_artifact(row) for row in rows]
 
     def _details(self, record: ArtifactRecord) -> ArtifactDetails:

@@ -7,8 +7,23 @@ import pytest
 # In-process pytester runs restore sys.modules after each run; libraries that register global state
 # on import (datasets registers pyarrow extension types) must therefore be imported once, out here.
 import datasets  # noqa: E402,F401
+import onnx  # noqa: E402,F401  (protobuf registrations abort the process when imported twice)
+import onnxruntime  # noqa: E402,F401
+import optimum.exporters.onnx  # noqa: E402,F401
+import onnxruntime.quantization  # noqa: E402,F401  (its classes are compared by identity)
 import optimum.onnxruntime  # noqa: E402,F401
+import optimum.onnxruntime.quantization  # noqa: E402,F401
+import scipy.stats  # noqa: E402,F401
+import sklearn.metrics  # noqa: E402,F401
 import torch  # noqa: E402,F401
+
+# The same holds for this project's own registries: a method module first imported inside an in-process
+# run would vanish from sys.modules afterwards while its registration stayed. Import them all up front.
+import compressors.base  # noqa: E402
+import pytest_compressgate.registry  # noqa: E402,F401
+import pytest_compressgate.session  # noqa: E402,F401
+
+compressors.base._ensure_builtin_methods()
 
 GATE = """
 [tool.compressgate]

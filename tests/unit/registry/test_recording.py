@@ -50,7 +50,7 @@ def session(tmp_path: Path) -> FakeSession:
     final = _stage(1, "onnx-dynamic-int8", first.key, tmp_path)
     return FakeSession(
         source_key=source,
-        _built={"edge": BuiltTarget("edge", [first, final])},
+        built_targets={"edge": BuiltTarget("edge", [first, final])},
         targets={"edge": TargetConfig(name="edge", hardware="x86-avx2", recipe=RECIPE)},
         comparisons=[_comparison("0-prune-magnitude", True, 0.005), _comparison(None, False, 0.04)],
     )
@@ -60,7 +60,7 @@ def test_every_stage_and_comparison_is_recorded_against_its_stage(tmp_path, sess
     with open_registry(f"sqlite:///{tmp_path / 'r.db'}") as registry:
         run_id = new_run_id()
         assert record_session(registry, session, run_id) == {"artifacts": 2, "evaluations": 2}
-        first, final = (registry.show(s.key) for s in session._built["edge"].stages)
+        first, final = (registry.show(s.key) for s in session.built_targets["edge"].stages)
         assert first.artifact.stage_index == 0 and first.artifact.parent_key == key_for("source")
         assert final.artifact.parent_key == first.key and final.artifact.recipe == RECIPE
         assert final.artifact.format == "onnx" and final.artifact.bytes_on_disk == 500
@@ -78,7 +78,7 @@ def test_a_stage_with_its_own_threshold_is_gated(tmp_path, session):
                                            stage_thresholds={0: {"max_drop": 0.01}})
     with open_registry(f"sqlite:///{tmp_path / 'r.db'}") as registry:
         record_session(registry, session, "run")
-        assert registry.show(session._built["edge"].stages[0].key).verdict is Verdict.PASS
+        assert registry.show(session.built_targets["edge"].stages[0].key).verdict is Verdict.PASS
 
 
 def test_a_session_that_fails_mid_way_records_nothing(tmp_path, session):

@@ -142,7 +142,7 @@ class GateItem(pytest.Item):
             pytest.skip(message)
         comparison = session.compare(self.task, self.target)
         for c in session.comparisons_for(self.task, self.target):
-            self.user_properties.append(("compressgate", c.to_json()))
+            self.user_properties.append(("compressgate", {**c.to_json(), "nodeid": self.nodeid}))
             self.config.hook.pytest_compressgate_comparison(comparison=c)
         if not comparison.passed:
             raise GateFailure(comparison)
@@ -215,10 +215,8 @@ def write_summary(terminalreporter, config: pytest.Config, results: list[dict[st
         terminalreporter.write_line(f"compress gate reports written to {report_dir}")
     failed = [r for r in results if not r["passed"] and not r.get("stage")]
     if failed:
-        terminalreporter.write_line(
-            f"{len(failed)} gate(s) failed. Rerun one with: pytest --compress-gate -k "
-            f"'{failed[0]['task']} and {failed[0]['target']}' -vv"
-        )
+        first = failed[0].get("nodeid") or f"-k '{failed[0]['task']} and {failed[0]['target']}'"
+        terminalreporter.write_line(f"{len(failed)} gate(s) failed. Rerun one with: pytest --compress-gate '{first}' -vv")
 
 
 # -- fixtures --------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""The text docs-lm learns from and is tested on: the standard library's documentation, pydoc-style.
+"""The text docs-lm learns from and is tested on: the standard library's API summaries, pydoc-style.
 
 Every machine with Python has this text and no network is needed. It is read at run time with
 ``inspect`` over a fixed list of modules: each module, public function, class and public method becomes
-one entry, a header line (``json.dumps(obj, *, skipkeys=False, ...)``) followed by its docstring. Entries
+one entry, a header line (``json.dumps(obj, *, skipkeys=False, ...)``) followed by the first paragraph of
+its docstring, the summary that ``help()`` shows first. (Whole docstrings are four times the text, which
+a model of this size cannot learn in the couple of CPU minutes it trains.) Entries
 are deduplicated by docstring and come in sorted order, so one Python gives the same text byte for byte
 (memory addresses in default values are blanked out).
 
@@ -20,17 +22,22 @@ import warnings
 from collections.abc import Iterator
 
 TRAIN_MODULES = (
-    "abc", "argparse", "ast", "asyncio", "base64", "bisect", "builtins", "bz2", "calendar", "codecs",
-    "collections", "concurrent.futures", "configparser", "contextlib", "copy", "csv", "dataclasses",
-    "datetime", "decimal", "difflib", "email.message", "enum", "fnmatch", "fractions", "ftplib", "functools",
-    "getopt", "gettext", "glob", "gzip", "hashlib", "heapq", "html", "html.parser", "http.client",
-    "http.server", "imaplib", "importlib", "inspect", "io", "itertools", "json", "locale", "logging",
-    "logging.handlers", "lzma", "mailbox", "multiprocessing", "numbers", "operator", "optparse", "os",
-    "os.path", "pathlib", "pickle", "pkgutil", "poplib", "pprint", "pstats", "queue", "random", "re",
-    "shutil", "smtplib", "sqlite3", "ssl", "statistics", "string", "struct", "subprocess", "sys", "tarfile",
-    "tempfile", "textwrap", "threading", "tokenize", "turtle", "typing", "unicodedata", "unittest",
-    "unittest.mock", "urllib.parse", "urllib.request", "uuid", "wave", "xml.dom.minidom",
-    "xml.etree.ElementTree", "zipfile", "zlib",
+    "abc", "argparse", "ast", "asyncio", "atexit", "base64", "bdb", "bisect", "builtins", "bz2", "calendar",
+    "code", "codecs", "codeop", "collections", "colorsys", "compileall", "concurrent.futures", "configparser",
+    "contextlib", "contextvars", "copy", "copyreg", "cProfile", "csv", "ctypes", "dataclasses", "datetime",
+    "dbm", "decimal", "difflib", "email.headerregistry", "email.message", "email.parser", "email.utils", "enum",
+    "faulthandler", "fnmatch", "fractions", "ftplib", "functools", "gc", "getopt", "getpass", "gettext", "glob",
+    "gzip", "hashlib", "heapq", "html", "html.parser", "http.client", "http.cookiejar", "http.cookies",
+    "http.server", "imaplib", "importlib", "importlib.metadata", "importlib.resources", "inspect", "io",
+    "itertools", "json", "keyword", "locale", "logging", "logging.handlers", "lzma", "mailbox", "mmap",
+    "modulefinder", "multiprocessing", "netrc", "numbers", "operator", "optparse", "os", "os.path", "pathlib",
+    "pdb", "pickle", "pkgutil", "poplib", "pprint", "profile", "pstats", "py_compile", "pyclbr", "pydoc",
+    "queue", "quopri", "random", "re", "runpy", "select", "shelve", "shutil", "smtplib", "socketserver",
+    "sqlite3", "ssl", "stat", "statistics", "string", "struct", "subprocess", "symtable", "sys", "tarfile",
+    "tempfile", "textwrap", "threading", "tokenize", "trace", "tracemalloc", "typing", "unicodedata",
+    "unittest", "unittest.mock", "urllib.parse", "urllib.request", "urllib.robotparser", "uuid", "venv",
+    "wave", "webbrowser", "wsgiref.simple_server", "wsgiref.util", "xml.dom.minidom", "xml.etree.ElementTree",
+    "xml.sax", "xml.sax.saxutils", "xmlrpc.client", "xmlrpc.server", "zipapp", "zipfile", "zipimport", "zlib",
 )
 HELDOUT_MODULES = (
     "array", "binascii", "cmd", "dis", "doctest", "filecmp", "graphlib", "hmac", "ipaddress", "linecache",
@@ -38,6 +45,7 @@ HELDOUT_MODULES = (
     "socket", "sysconfig", "timeit", "traceback", "types", "warnings", "weakref", "zoneinfo",
 )
 MIN_CHARS = 40  # shorter docstrings are mostly "Return self+value." noise
+MAX_SUMMARY = 400  # characters of a first paragraph kept (a few are whole essays)
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
@@ -83,6 +91,12 @@ def entries(modules: tuple[str, ...]) -> list[tuple[str, str]]:
     return found
 
 
+def summary(doc: str) -> str:
+    """A docstring's first paragraph (what ``help()`` users read first), at most ``MAX_SUMMARY`` characters."""
+    paragraph = doc.split("\n\n", 1)[0].strip()
+    return paragraph if len(paragraph) <= MAX_SUMMARY else paragraph[:MAX_SUMMARY].rsplit(" ", 1)[0]
+
+
 def as_text(header: str, doc: str) -> str:
-    """One entry as the model reads it: the header line, then the docstring."""
-    return f"{header}\n{doc}"
+    """One entry as the model reads it: the header line, then the docstring's first paragraph."""
+    return f"{header}\n{summary(doc)}"

@@ -1,9 +1,9 @@
 """Train docs-lm, a small Llama that writes Python-docs English, once per content of its inputs.
 
 This is the team's own training code, not part of the gate: the gate only needs a model directory.
-The model (about 3M parameters: 4 layers, hidden 256, a 2,048-token byte-level BPE vocabulary trained
-here on the same text) learns from the docstrings of ``corpus.TRAIN_MODULES`` on CPU in a couple of
-minutes. It is cached by a content key (training text + settings + this script and ``corpus.py``), so
+The model (2.5M parameters: a Llama of 3 layers, hidden 256, with a 2,048-token byte-level BPE vocabulary
+trained here on the same text) learns to write the summary of a Python API from its signature, on the
+entries of ``corpus.TRAIN_MODULES``, on CPU in a couple of minutes. It is cached by a content key (training text + settings + this script and ``corpus.py``), so
 later runs of the gate reuse it in milliseconds; a new Python whose docstrings differ trains a new one.
 
 Next to the weights it writes ``training.json``: the loss curve's end points, the held-out perplexity of
@@ -70,7 +70,7 @@ def token_blocks(tokenizer, texts: list[str], seq_len: int):
     import torch
 
     stream: list[int] = []
-    for ids in tokenizer(texts)["input_ids"]:
+    for ids in tokenizer(texts, verbose=False)["input_ids"]:
         stream.extend(ids + [tokenizer.eos_token_id])
     usable = len(stream) // seq_len * seq_len
     return torch.tensor(stream[:usable]).view(-1, seq_len), stream

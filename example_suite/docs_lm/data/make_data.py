@@ -2,8 +2,8 @@
 
     python data/make_data.py     # from example_suite/docs_lm, with the project's virtual environment
 
-- ``heldout.jsonl``: {"text"} documentation entries (header line + docstring) of the held-out modules,
-  for perplexity.
+- ``heldout.jsonl``: {"text"} documentation entries (header line + first paragraph of the docstring) of
+  the held-out modules, for perplexity.
 - ``summary.jsonl``: {"prompt", "summary", "first_word"} a held-out entry's header line (``shlex.quote(s)``
   and a newline) with the first sentence of its docstring and that sentence's first word: the model writes
   the summary of an API it never saw from its name and signature (ROUGE-L), and must at least start it
@@ -27,7 +27,6 @@ sys.path.insert(0, str(HERE.parent))
 
 from corpus import HELDOUT_MODULES, TRAIN_MODULES, as_text, entries  # noqa: E402
 
-MAX_CHARS = 2000  # longer docstrings are mostly code listings
 SUMMARY = re.compile(r"^[A-Z][a-z]+( [A-Za-z][\w'-]*,?)+$")  # a plain sentence: no code, no signature
 SEED = 0
 
@@ -47,7 +46,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def main() -> None:
     heldout = entries(HELDOUT_MODULES)
-    write_jsonl(HERE / "heldout.jsonl", [{"text": as_text(h, d)} for h, d in heldout if len(d) <= MAX_CHARS])
+    write_jsonl(HERE / "heldout.jsonl", [{"text": as_text(h, d)} for h, d in heldout])
     summaries = []
     for header, doc in heldout:
         summary = summary_of(doc)
@@ -55,7 +54,7 @@ def main() -> None:
             summaries.append({"prompt": header + "\n", "summary": summary, "first_word": summary.split()[0]})
     write_jsonl(HERE / "summary.jsonl", summaries)
     held = {d for _, d in heldout}
-    train = [as_text(h, d) for h, d in entries(TRAIN_MODULES) if d not in held and len(d) <= MAX_CHARS]
+    train = [as_text(h, d) for h, d in entries(TRAIN_MODULES) if d not in held]
     write_jsonl(HERE / "calib.jsonl", [{"text": t} for t in random.Random(SEED).sample(train, 128)])
 
 

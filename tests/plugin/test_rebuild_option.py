@@ -1,0 +1,65 @@
+"""The cache: a warm run builds nothing; changing one key part rebuilds exactly what depends on it;
+--compress-gate-rebuild ignores the cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.tinymodels import make_rows, write_jsonl
+
+
+def builds(cache: Path) -> list[tuple[str, str]]:
+    log = cache / "builds.jsonl"
+    return [(e["kind"], e["key"]) for e in map(json.loads, log.read_text().splitlines())] if log.exists() else []
+
+
+def kinds(events: list[tuple[str, str]]) -> list[str]:
+    return sorted(kind for kind, _ in events)
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, gate_project):
+    cache = pytester.path / "cache"
+    data = write_jsonl(pytester.path / "test.jsonl", make_rows(90, seed=3))
+
+    def write(**overrides: str) -> None:
+        path = gate_project(max_drop=0.2, **{'cache_dir = "': f'cache_dir = "{cache}" #', "data = ": f'data = "{data}"\n#'})
+        text = path.read_text()
+        for old, new in overrides.items():
+            assert old in text, old
+            text = text.replace(old, new)
+        path.write_text(text)
+
+    def run(*args: str) -> list[tuple[str, str]]:
+        before = len(builds(cache))
+        pytester.runpytest("--compress-gate", *args).assert_outcomes(passed=1)
+        return builds(cache)[before:]
+
+    return write, run, data
+
+
+def test_only_what_changed_is_rebuilt(project) -> None:
+    write, run, data = project
+    write()
+    assert kinds(run()) == ["artifacts", "examples", "predictions", "predictions", "speed"]
+    assert run() == []  # warm: nothing built
+    write(**{"max_drop = 0.2": "max_drop = 0.3"})
+    assert run() == []  # thresholds are not part of any key
+    write(**{"per_channel = true": "per_channel = false"})
+    assert kinds(run()) == ["artifacts", "predictions", "speed"]  # the source is not re-scored
+    write_jsonl(data, make_rows(90, seed=4))  # same path, new bytes
+    assert kinds(run()) == ["examples", "predictions", "predictions"]  # no artifact rebuilt
+    write(**{'cache_dir = "': 'seed = 1\ncache_dir = "'})
+    assert kinds(run()) == ["predictions", "predictions"]
+
+
+def test_rebuild_ignores_the_cache(project) -> None:
+    write, run, _ = project
+    write()
+    first = run()
+    again = run("--compress-gate-rebuild")
+    assert kinds(again) == kinds(first)
+    assert {key for _, key in again} == {key for _, key in first}  # same keys, rebuilt

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .stats import ConfidenceSequence, DecisionMode, Interval, early_stop_decided
+from .tasks.base import Predictions
+from .verdict import Comparison, compare
 
 
 @dataclass
@@ -50,3 +52,29 @@ def run_early_stop(
         if early_stop_decided(sequence.interval(), mode=mode, allowed_drop=allowed_drop):
             return EarlyStop(used, sequence.interval(), decided=sum(map(len, used)) < n)
     return EarlyStop(used, sequence.interval(), decided=False)
+
+
+def compare_early_stop(*, predict: Callable[[np.ndarray], Predictions], **common) -> Comparison:
+    """``verdict.compare`` on as few examples as the confidence sequence needs.
+
+    ``predict(indices)`` runs the compressed model on those examples (cached per chunk); ``common`` are
+    ``compare``'s other arguments, with the source's predictions on every example.
+    """
+    task_type, metric, examples = common["task_type"], common["metric"], common["examples"]
+    source, thresholds = common["source"], common["thresholds"]
+    sign = 1.0 if metric.higher_is_better else -1.0
+
+    def differences(chunk: np.ndarray) -> np.ndarray:
+        subset = examples.take(chunk)
+        return sign * (task_type.per_example(metric, source.take(chunk), subset)
+                       - task_type.per_example(metric, predict(chunk), subset))
+
+    stop = run_early_stop(n=len(examples), differences=differences,
+                          allowed_drop=thresholds.allowed_drop(task_type.score(metric, source, examples)),
+                          mode=thresholds.decision, confidence=thresholds.confidence, seed=common["seed"])
+    used = [int(i) for i in stop.used]
+    compressed = Predictions.concat([predict(chunk) for chunk in stop.chunks])
+    comparison = compare(**{**common, "examples": examples.take(used), "source": source.take(used)},
+                         compressed=compressed, interval=stop.interval if stop.decided else None)
+    comparison.examples_used, comparison.n = len(used), len(examples)
+    return comparison

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from compressors.base import Artifact, Context, ModelFormat, compress, parse_step, step_params
 
 from .cache import CacheStore, hash_path, library_versions, make_key
-from .config import GateConfig, TargetConfig, TaskConfig, Thresholds
+from .config import GateConfig, TargetConfig, TaskConfig
+from .early_stop import compare_early_stop
 from .performance import Performance, Timing, check_gates, measure_sizes, measure_speed
 from .tasks import TASK_TYPES, Examples, LoadedModel, Predictions
 from .verdict import Comparison, compare
@@ -251,23 +250,24 @@ class GateSession:
         built, task, target = self.build(target_name), self.task(task_name), self.target(target_name)
         task_type = TASK_TYPES.get(task.type)
         metric = task_type.metric(task.metric or task_type.default_metric)
-        final_thresholds = task.thresholds_for(target_name)
+        early = self.options.early_stop and metric.per_example is not None and metric.bounded
         results = []
         for stage in built.stages:
             is_final = stage is built.final
-            gated = is_final or stage.index in target.stage_thresholds
-            thresholds = dataclasses.replace(final_thresholds, **target.stage_thresholds.get(stage.index, {}))
             label = f"{target_name}/{stage.name}"
-            if self.options.early_stop and metric.per_example is not None and metric.bounded:
-                comparison = self._compare_early_stop(task_name, stage, label, thresholds, gated)
+            common = dict(
+                task_name=task_name, target=target_name, task_type=task_type, metric=metric,
+                examples=self.examples(task_name), source=self.source_predictions(task_name), seed=self.config.seed,
+                thresholds=dataclasses.replace(task.thresholds_for(target_name),
+                                               **target.stage_thresholds.get(stage.index, {})),
+                stage=None if is_final else stage.name, gated=is_final or stage.index in target.stage_thresholds,
+            )
+            if early:
+                comparison = compare_early_stop(**common, predict=lambda chunk, s=stage, lb=label: self.predictions(
+                    task_name, s.key, s.artifact.path, lb, chunk))
             else:
-                compressed = self.predictions(task_name, stage.key, stage.artifact.path, label)
-                comparison = compare(
-                    task_name=task_name, target=target_name, task_type=task_type, metric=metric,
-                    examples=self.examples(task_name), source=self.source_predictions(task_name),
-                    compressed=compressed, thresholds=thresholds, seed=self.config.seed,
-                    stage=None if is_final else stage.name, gated=gated,
-                )
+                comparison = compare(**common, compressed=self.predictions(task_name, stage.key, stage.artifact.path,
+                                                                           label))
             comparison.performance.update(artifact_bytes=stage.artifact.manifest.get("bytes_on_disk"),
                                           stats=stage.artifact.stats, cache_hit=stage.cache_hit)
             results.append(comparison)
@@ -276,40 +276,6 @@ class GateSession:
         if failed_stages:
             results[-1].fail(f"stage(s) {', '.join(failed_stages)} failed their own threshold")
         return results
-
-    def _compare_early_stop(self, task_name: str, stage: Stage, label: str, thresholds: Thresholds,
-                            gated: bool) -> Comparison:
-        """Score chunk by chunk until the confidence sequence decides; compare on the examples used."""
-        from .early_stop import run_early_stop
-
-        task, target_name = self.task(task_name), label.split("/")[0]
-        task_type = TASK_TYPES.get(task.type)
-        metric = task_type.metric(task.metric or task_type.default_metric)
-        examples = self.examples(task_name)
-        source_full = self.source_predictions(task_name)  # scored once for every target: reuse it whole
-
-        def differences(chunk: np.ndarray) -> np.ndarray:
-            subset = examples.take(chunk)
-            src = Predictions([source_full.values[i] for i in chunk])
-            cmp_ = self.predictions(task_name, stage.key, stage.artifact.path, label, chunk)
-            sign = 1.0 if metric.higher_is_better else -1.0
-            return sign * (task_type.per_example(metric, src, subset) - task_type.per_example(metric, cmp_, subset))
-
-        allowed = thresholds.allowed_drop(task_type.score(metric, source_full, examples))
-        stop = run_early_stop(n=len(examples), differences=differences, allowed_drop=allowed,
-                              mode=thresholds.decision, confidence=thresholds.confidence, seed=self.config.seed)
-        used = [int(i) for i in stop.used]
-        compressed = Predictions([v for chunk in stop.chunks for v in
-                                  self.predictions(task_name, stage.key, stage.artifact.path, label, chunk).values])
-        comparison = compare(
-            task_name=task_name, target=target_name, task_type=task_type, metric=metric,
-            examples=examples.take(used), source=Predictions([source_full.values[i] for i in used]),
-            compressed=compressed, thresholds=thresholds, seed=self.config.seed,
-            stage=None if stage.index == len(self.target(target_name).recipe) - 1 else stage.name, gated=gated,
-            interval=stop.interval if stop.decided else None,
-        )
-        comparison.examples_used, comparison.n = len(used), len(examples)
-        return comparison
 
     # -- size and speed ---------------------------------------------------------------------
 

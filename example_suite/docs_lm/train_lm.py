@@ -27,8 +27,8 @@ from pytest_compressgate.cache import CacheStore, hash_path, make_key
 HERE = Path(__file__).resolve().parent
 SPECIAL_TOKENS = ("<unk>", "<s>", "</s>", "<pad>")
 SETTINGS = {
-    "vocab_size": 2048, "hidden": 256, "intermediate": 512, "layers": 3, "heads": 4, "positions": 256,
-    "seq_len": 128, "batch_size": 8, "steps": 300, "lr": 4e-3, "warmup": 20, "weight_decay": 0.01,
+    "vocab_size": 2048, "hidden": 128, "intermediate": 384, "layers": 3, "heads": 4, "positions": 256,
+    "seq_len": 128, "batch_size": 8, "steps": 840, "lr": 4e-3, "warmup": 20, "weight_decay": 0.01,
     "seed": 0, "threads": 2,
 }
 

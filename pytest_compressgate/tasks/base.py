@@ -35,6 +35,21 @@ class Predictions:
     nonfinite: int = 0  # examples whose model outputs held NaN or infinity
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def take(self, indices: Sequence[int]) -> Predictions:
+        """The predictions at ``indices``; per-example lists in ``extra`` are subset alongside."""
+        n = len(self.values)
+        extra = {k: [v[i] for i in indices] if isinstance(v, list) and len(v) == n else v
+                 for k, v in self.extra.items()}
+        return Predictions([self.values[i] for i in indices], nonfinite=self.nonfinite, extra=extra)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Predictions]) -> Predictions:
+        extra: dict[str, Any] = {}
+        for part in parts:
+            for k, v in part.extra.items():
+                extra[k] = extra.get(k, []) + v if isinstance(v, list) else v
+        return cls([v for p in parts for v in p.values], nonfinite=sum(p.nonfinite for p in parts), extra=extra)
+
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

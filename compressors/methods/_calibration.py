@@ -36,7 +36,7 @@ def read_texts(path: str | Path, *, text_column: str, num_samples: int, where: s
             rows = list(csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ","))
         texts = [_column(row, text_column, path, i + 2) for i, row in enumerate(rows)]
     else:
-        texts = [_column(row, text_column, path, i + 1) for i, row in enumerate(_json_rows(path))]
+        texts = [_column(row, text_column, path, i + 1) for i, row in enumerate(json_rows(path))]
     texts = [t for t in texts if t][:num_samples]
     if not texts:
         raise ConfigError(f"{where} = {str(path)!r} holds no non-empty texts")
@@ -56,7 +56,7 @@ def texts_for(calibration: str | None, *, text_column: str, num_samples: int,
                       f"e.g. calibration = \"data/calib.jsonl\"")
 
 
-def _json_rows(path: Path) -> list:
+def json_rows(path: Path) -> list:
     raw = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".json":
         data = json.loads(raw)

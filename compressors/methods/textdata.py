@@ -8,7 +8,6 @@ and ``compressors`` must not depend on the gate's ``datasets`` loader.
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ._calibration import json_rows
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
 
@@ -27,17 +27,12 @@ def read_rows(path: str, *, where: str) -> list[dict[str, Any]]:
         raise ConfigError(f"{where} = {path!r}: cannot read {file.suffix!r} files; use one of {', '.join(SUFFIXES)}")
     if not file.is_file():
         raise ConfigError(f"{where} = {path!r}: no such file")
-    text = file.read_text(encoding="utf-8")
     suffix = file.suffix.lower()
-    try:
-        if suffix == ".jsonl":
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        elif suffix == ".json":
-            rows = json.loads(text)
-        else:
-            rows = list(csv.DictReader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ","))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{where} = {path!r}: not valid JSON ({exc})") from None
+    if suffix in (".jsonl", ".json"):
+        rows = json_rows(file)  # one JSON reader for the package: errors name the file and line
+    else:
+        with file.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ","))
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows) or not rows:
         raise ConfigError(f"{where} = {path!r}: expected a non-empty list of records with named columns")
     return rows

@@ -11,16 +11,17 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compressors.base import Artifact, Context, ModelFormat, compress, parse_step, step_params
 
 from .cache import CacheStore, hash_path, library_versions, make_key
 from .config import GateConfig, TargetConfig, TaskConfig
-from .early_stop import compare_early_stop
 from .performance import Performance, Timing, check_gates, measure_sizes, measure_speed
 from .tasks import TASK_TYPES, Examples, LoadedModel, Predictions
-from .verdict import Comparison, compare
+
+if TYPE_CHECKING:
+    from .verdict import Comparison
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,9 @@ class GateSession:
         return self._compared[(task_name, target_name)]
 
     def _compare_stages(self, task_name: str, target_name: str) -> list[Comparison]:
+        from .early_stop import compare_early_stop  # statistics (scipy) load only when something is compared
+        from .verdict import compare
+
         built, task, target = self.build(target_name), self.task(task_name), self.target(target_name)
         task_type = TASK_TYPES.get(task.type)
         metric = task_type.metric(task.metric or task_type.default_metric)

@@ -85,11 +85,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.stash[SESSION] = GateSession(
         gate_config, options, say=say,
-        build_source=lambda cfg: config.hook.pytest_compressgate_build_source(gate_config=cfg),
+        build_source=lambda cfg: _uncaptured(capture, config.hook.pytest_compressgate_build_source, gate_config=cfg),
     )
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     if options.enabled and not explicit and not _is_collected(config, path):
         config.args.append(str(path))  # testpaths that miss the config file still run the gate
+
+
+def _uncaptured(capture, function, **kwargs):
+    """Run ``function`` with output capture off, so a long build's progress bar reaches the terminal."""
+    if capture is None:
+        return function(**kwargs)
+    with capture.global_and_fixture_disabled():
+        return function(**kwargs)
 
 
 def _is_collected(config: pytest.Config, path: Path) -> bool:

@@ -165,21 +165,23 @@ class GateSession:
         if task_name not in self._examples:
             task = self.task(task_name)
 
+            task_type = TASK_TYPES.get(task.type)
+
             def run() -> dict[str, Any]:
-                examples = TASK_TYPES.get(task.type).load(
+                examples = task_type.load(
                     self.config.resolve(task.data), self._option_files(task)[0], split=task.split,
                     max_examples=task.max_examples, where=f"tasks.{task_name}",
                 )
-                return {"inputs": examples.inputs, "references": examples.references}
+                return dataclasses.asdict(examples)  # every field: a retrieval task's corpus too
 
             data, _ = self.cache.get_or_build_json("examples", self._data_key(task), run,
                                                    rebuild=self.options.rebuild)
-            self._examples[task_name] = Examples(data["inputs"], data["references"])
+            self._examples[task_name] = task_type.examples_cls(**data)
         return self._examples[task_name]
 
     def _data_key(self, task: TaskConfig) -> str:
         data_path = self.config.resolve(task.data)
-        return make_key(kind="examples", data=hash_path(data_path) if os.path.exists(data_path) else data_path,
+        return make_key(kind="examples", format=2, data=hash_path(data_path) if os.path.exists(data_path) else data_path,
                         type=task.type, options=task.options, files=self._option_files(task)[1], split=task.split,
                         max_examples=task.max_examples, libraries=self._versions)
 

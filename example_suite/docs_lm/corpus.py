@@ -1,12 +1,11 @@
-"""The text docs-lm learns from and is tested on: the standard library's API summaries, pydoc-style.
+"""The text docs-lm learns from and is tested on: the standard library's documentation, pydoc-style.
 
 Every machine with Python has this text and no network is needed. It is read at run time with
 ``inspect`` over a fixed list of modules: each module, public function, class and public method becomes
-one entry, a header line (``json.dumps(obj, *, skipkeys=False, ...)``) followed by the first paragraph of
-its docstring, the summary that ``help()`` shows first. (Whole docstrings are four times the text, which
-a model of this size cannot learn in the couple of CPU minutes it trains.) Entries
-are deduplicated by docstring and come in sorted order, so one Python gives the same text byte for byte
-(memory addresses in default values are blanked out).
+one entry, a header line (``json.dumps(obj, *, skipkeys=False, ...)``) followed by its docstring. Entries
+are deduplicated by docstring and come in sorted order, and are read in a fresh interpreter with memory
+addresses blanked out, so one Python installation gives the same text byte for byte, whatever the
+process that asks for it has imported.
 
 Modules are split by name: the model trains on ``TRAIN_MODULES`` only, and the committed evaluation data
 (``data/*.jsonl``, written once by ``data/make_data.py``) comes from ``HELDOUT_MODULES``, so the gate
@@ -17,7 +16,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
+import os
 import re
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 
@@ -45,7 +48,7 @@ HELDOUT_MODULES = (
     "socket", "sysconfig", "timeit", "traceback", "types", "warnings", "weakref", "zoneinfo",
 )
 MIN_CHARS = 40  # shorter docstrings are mostly "Return self+value." noise
-MAX_SUMMARY = 400  # characters of a first paragraph kept (a few are whole essays)
+MAX_DOC_CHARS = 1500  # the rest of the longest docstrings is mostly code listings and tables
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
@@ -72,8 +75,13 @@ def _documented(name: str, module) -> Iterator[tuple[str, object]]:
             yield f"{name}.{attr}{_signature(obj)}", obj
 
 
-def entries(modules: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(header, docstring) of ``modules`` (those this Python has), one per distinct docstring, in order."""
+def scan(modules: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    """(header, docstring) of ``modules`` (those this Python has), one per distinct docstring, in order.
+
+    Reads this interpreter as it is now: a running program may have swapped functions (pytest replaces
+    ``sys.unraisablehook`` during a test, torch patches ``inspect.getfile``) and grown default values
+    (``logging.shutdown``'s handler list), so ``entries`` calls it in a fresh interpreter.
+    """
     seen: set[str] = set()
     found = []
     with warnings.catch_warnings():
@@ -91,12 +99,19 @@ def entries(modules: tuple[str, ...]) -> list[tuple[str, str]]:
     return found
 
 
-def summary(doc: str) -> str:
-    """A docstring's first paragraph (what ``help()`` users read first), at most ``MAX_SUMMARY`` characters."""
-    paragraph = doc.split("\n\n", 1)[0].strip()
-    return paragraph if len(paragraph) <= MAX_SUMMARY else paragraph[:MAX_SUMMARY].rsplit(" ", 1)[0]
+def entries(modules: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``scan(modules)`` in a fresh interpreter without site-packages and with a fixed hash seed, so the
+    text depends on the Python installation only, never on what the calling process imported or patched."""
+    env = {"PYTHONHASHSEED": "0", "PATH": os.environ.get("PATH", "")}
+    done = subprocess.run([sys.executable, "-S", "-s", __file__, *modules], env=env, capture_output=True,
+                          text=True, encoding="utf-8", check=True)
+    return [tuple(entry) for entry in json.loads(done.stdout)]
 
 
 def as_text(header: str, doc: str) -> str:
-    """One entry as the model reads it: the header line, then the docstring's first paragraph."""
-    return f"{header}\n{summary(doc)}"
+    """One entry as the model reads it: the header line, then the docstring (at most ``MAX_DOC_CHARS``)."""
+    return f"{header}\n{doc[:MAX_DOC_CHARS]}"
+
+
+if __name__ == "__main__":  # how ``entries`` runs ``scan``: python -S corpus.py MODULE...
+    json.dump(scan(sys.argv[1:]), sys.stdout)

@@ -24,7 +24,9 @@ class Examples:
         return len(self.inputs)
 
     def take(self, indices: Sequence[int]) -> Examples:
-        return Examples([self.inputs[i] for i in indices], [self.references[i] for i in indices])
+        """The examples at ``indices``; fields a subclass adds (a retrieval corpus) are kept whole."""
+        return dataclasses.replace(self, inputs=[self.inputs[i] for i in indices],
+                                   references=[self.references[i] for i in indices])
 
 
 @dataclass
@@ -74,6 +76,7 @@ class TaskType:
     default_metric: ClassVar[str]
     metrics: ClassVar[tuple[str, ...]]
     model_task: ClassVar[str]  # which model class serves it (see compressors.modelio.TASK_CLASSES)
+    examples_cls: ClassVar[type[Examples]] = Examples  # what load() returns; rebuilt from the JSON cache
 
     @classmethod
     def options_fields(cls) -> list[str]:

@@ -114,6 +114,7 @@ class Retrieval(StoredScoresTask):
     default_metric = "recall_at_k"
     metrics = ("recall_at_k", "mrr")
     model_task = "feature-extraction"
+    examples_cls = RetrievalExamples
 
     def load(self, data: str, options: RetrievalOptions, *, split: str, max_examples: int | None,
              where: str) -> Examples:

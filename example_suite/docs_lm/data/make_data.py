@@ -2,12 +2,11 @@
 
     python data/make_data.py     # from example_suite/docs_lm, with the project's virtual environment
 
-- ``heldout.jsonl``: {"text"} documentation entries (header line + first paragraph of the docstring) of
-  the held-out modules, for perplexity.
-- ``summary.jsonl``: {"prompt", "summary", "first_word"} a held-out entry's header line (``shlex.quote(s)``
-  and a newline) with the first sentence of its docstring and that sentence's first word: the model writes
-  the summary of an API it never saw from its name and signature (ROUGE-L), and must at least start it
-  with the right verb (exact match: "Return", "Create", "Set", ...).
+- ``heldout.jsonl``: {"text"} documentation entries (header line + docstring) of the held-out modules,
+  for perplexity.
+- ``summary.jsonl``: {"prompt", "summary"} a held-out entry's header line (``shlex.quote(s)`` and a
+  newline) and the first sentence of its docstring: the model writes the summary of an API it never saw
+  from its name and signature (ROUGE-L).
 - ``calib.jsonl``: {"text"} training entries, for calibrating methods such as GPTQ.
 
 Held-out text comes from modules the model never trains on (``corpus.HELDOUT_MODULES``). The files are
@@ -51,7 +50,7 @@ def main() -> None:
     for header, doc in heldout:
         summary = summary_of(doc)
         if summary and not header.startswith("module "):
-            summaries.append({"prompt": header + "\n", "summary": summary, "first_word": summary.split()[0]})
+            summaries.append({"prompt": header + "\n", "summary": summary})
     write_jsonl(HERE / "summary.jsonl", summaries)
     held = {d for _, d in heldout}
     train = [as_text(h, d) for h, d in entries(TRAIN_MODULES) if d not in held]

@@ -1,7 +1,8 @@
 """Size and speed of a compressed model, measured side by side with its source in the same process.
 
-Timings interleave the two models (source, artifact, source, ...) after warm-up, so drift on a noisy
-machine hits both alike. Sizes count weight files only; effective bits divide them by the source's
+Timings interleave the two models in blocks (source, artifact, source, ...) after warm-up, so drift on a
+noisy machine hits both alike, with an untimed pause between turns so one runtime's still-spinning
+worker threads never steal the cores from the other. Sizes count weight files only; effective bits divide them by the source's
 parameter count (read from safetensors headers, no model load needed).
 """
 
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+PAUSE_S = 0.3  # untimed pause between models' turns: OpenMP / ONNX Runtime threads spin after a run
 WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".onnx_data", ".data")
 
 
@@ -91,13 +93,17 @@ def measure_speed(source: Any, compressed: Any, texts: Sequence[str], *, repeats
         for i in range(warmup):
             _call(model, one[i % len(one)])
         _call(model, many)
-    for i in range(repeats):
+    block = max(1, repeats // 3)
+    for start_index in range(0, repeats, block):  # blocks of calls, models taking turns
         for name, model in models.items():
-            start = time.perf_counter()
-            _call(model, one[i])
-            lat[name].append((time.perf_counter() - start) * 1000)
+            time.sleep(PAUSE_S)  # the previous model's runtime threads stop spinning first
+            for i in range(start_index, min(start_index + block, repeats)):
+                start = time.perf_counter()
+                _call(model, one[i])
+                lat[name].append((time.perf_counter() - start) * 1000)
     for _ in range(3):
         for name, model in models.items():
+            time.sleep(PAUSE_S)
             start = time.perf_counter()
             _call(model, many)
             thr[name].append(len(texts[:batch_size]) / (time.perf_counter() - start))

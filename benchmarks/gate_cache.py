@@ -1,6 +1,7 @@
 """How much a gate run costs cold, warm, and after one recipe changes — measured side by side.
 
-Copies example_suite/ into a temporary folder (its fine-tuned source model is copied too: training it
+Copies example_suite/ into a temporary folder and runs its declared gates (the config file, not the
+team's own custom tests) (its fine-tuned source model is copied too: training it
 is the team's own step, not the gate's), then runs `pytest --compress-gate` three times and prints wall
 times, their ratios, which artifacts each run built, and how the cold run's time splits between
 compression, model inference (scoring and timing) and the gate's own overhead.
@@ -26,7 +27,7 @@ EXAMPLE = ROOT / "example_suite"
 
 def run_gate(project: Path, *extra: str) -> tuple[float, int, str]:
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--compress-gate", "-q", "-p", "no:cacheprovider",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "pyproject.toml", "--compress-gate", "-q", "-p", "no:cacheprovider",
                            "-p", "no:hypothesispytest", *extra], cwd=project, capture_output=True, text=True)
     return time.perf_counter() - started, proc.returncode, proc.stdout + proc.stderr
 
@@ -81,7 +82,8 @@ def main() -> int:
     spent = summarize(cold_events)
     compression = spent.get("artifacts", 0.0)
     inference = spent.get("predictions", 0.0) + spent.get("speed", 0.0)
-    overhead = cold - compression - inference
+    training = spent.get("models", 0.0)  # the team's own fine-tuning, if the copied model was stale
+    overhead = cold - compression - inference - training
     print(f"\nexample suite gate, {len(cold_events)} cache entries built cold (exit codes {rc_cold}/{rc_warm}/{rc_changed})")
     print(f"{'run':<28}{'wall s':>9}{'vs cold':>10}  built")
     print(f"{'cold':<28}{cold:>9.1f}{1:>10.1%}  {len([e for e in cold_events if e['kind'] == 'artifacts'])} artifacts")
@@ -90,9 +92,10 @@ def main() -> int:
     print(f"{'one recipe changed':<28}{changed:>9.1f}{changed / cold:>10.1%}  {len(rebuilt)} artifact(s) "
           f"(changed target: {target}; predictions rebuilt: {len([e for e in changed_events if e['kind'] == 'predictions'])})")
     print(f"\ncold run split: compression {compression:.1f} s ({compression / cold:.0%}), model inference "
-          f"{inference:.1f} s ({inference / cold:.0%}), gate overhead {overhead:.1f} s ({overhead / cold:.0%}: "
+          f"{inference:.1f} s ({inference / cold:.0%}), source training {training:.1f} s, gate overhead {overhead:.1f} s ({overhead / cold:.0%}: "
           "python and library imports, data loading, hashing, statistics, reports)")
-    print(f"warm/cold = {warm / cold:.3f} (goal <= 0.05); overhead share = {overhead / cold:.3f} (goal <= 0.10)")
+    print(f"warm/cold = {warm / cold:.3f} (goal <= 0.05); overhead share = {overhead / (cold - training):.3f} "
+          "of the gate's own cold time (goal <= 0.10)")
     if rc_cold not in (0, 1):
         print(out_cold[-3000:])
     if args.keep:

@@ -68,7 +68,8 @@ def train(base: Path, train_file: Path, out_dir: Path, settings: dict) -> None:
 def support_intent_model(cache_dir: Path, train_file: Path) -> Path:
     """The fine-tuned classifier's directory, trained now only if its inputs changed."""
     base = base_model_dir()
-    key = make_key(base=hash_path(base / "model.safetensors"), data=hash_path(train_file), settings=SETTINGS,
+    key = make_key(base=hash_path(base / "model.safetensors", memo=cache_dir / "digests.json"),
+                   data=hash_path(train_file), settings=SETTINGS,
                    script=hash_path(Path(__file__)))
     path, _ = CacheStore(cache_dir).get_or_build("models", key, lambda tmp: train(base, train_file, tmp, SETTINGS))
     return path

@@ -97,7 +97,7 @@ class GateSession:
 
     @property
     def source_key(self) -> str:
-        return make_key(kind="source", weights=hash_path(self.source_dir))
+        return make_key(kind="source", weights=hash_path(self.source_dir, memo=self.cache.root / "digests.json"))
 
     @property
     def model_task(self) -> str:

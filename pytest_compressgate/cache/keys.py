@@ -33,11 +33,32 @@ def make_key(**parts: Any) -> str:
     return hashlib.sha256(canonical(parts).encode()).hexdigest()[:32]
 
 
-def hash_path(path: str | os.PathLike[str]) -> str:
-    """sha256 over a file's bytes, or over a directory's files (relative names and bytes)."""
+def hash_path(path: str | os.PathLike[str], *, memo: str | os.PathLike[str] | None = None) -> str:
+    """sha256 over a file's bytes, or over a directory's files (relative names and bytes).
+
+    ``memo`` names a JSON file that remembers digests by the files' (name, size, mtime) signature, so a
+    warm run does not re-read a model's weights; any write to a file changes its signature.
+    """
     path = Path(path)
     stat = path.stat()
-    return _hash_path_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size, _dir_signature(path))
+    signature = _dir_signature(path) or ((path.name, stat.st_mtime_ns, stat.st_size),)
+    if memo is None:
+        return _hash_path_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size, signature)
+    memo, name = Path(memo), str(path.resolve())
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    entry = known.get(name)
+    if entry and entry.get("signature") == canonical(signature):
+        return entry["sha256"]
+    digest = _hash_path_cached(name, stat.st_mtime_ns, stat.st_size, signature)
+    known[name] = {"signature": canonical(signature), "sha256": digest}
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    tmp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(known))
+    os.replace(tmp, memo)
+    return digest
 
 
 def _dir_signature(path: Path) -> tuple:

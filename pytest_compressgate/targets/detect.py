@@ -20,14 +20,14 @@ def cpu_flags() -> frozenset[str]:
 
 
 def cuda_devices() -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
-    """CUDA devices, asked of torch only if torch is already imported or importable cheaply here."""
-    if "torch" not in sys.modules:
-        try:
-            import torch  # noqa: F401  (detection runs at gate time, when torch is needed anyway)
-        except ImportError:
-            return (), ()
-    import torch
-
+    """CUDA devices and their compute capability. torch is asked only where an NVIDIA driver exists
+    (or torch is already loaded): on a CPU machine a warm gate run never pays torch's import."""
+    if "torch" not in sys.modules and not Path("/proc/driver/nvidia/gpus").is_dir():
+        return (), ()
+    try:
+        import torch
+    except ImportError:
+        return (), ()
     if not torch.cuda.is_available():
         return (), ()
     count = torch.cuda.device_count()

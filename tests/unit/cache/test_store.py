@@ -103,3 +103,19 @@ def test_builds_are_logged(tmp_path: Path) -> None:
     store.get_or_build("artifacts", "k1", writer("a", calls))
     store.get_or_build("predictions", "k2", writer("b", calls))
     assert [(b["kind"], b["key"]) for b in store.builds()] == [("artifacts", "k1"), ("predictions", "k2")]
+
+
+def test_hash_memo_follows_the_files(tmp_path: Path) -> None:
+    import os
+
+    from pytest_compressgate.cache import hash_path
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "w.bin").write_bytes(b"abc")
+    memo = tmp_path / "digests.json"
+    first = hash_path(model, memo=memo)
+    assert hash_path(model, memo=memo) == first == hash_path(model)
+    (model / "w.bin").write_bytes(b"abd")
+    os.utime(model / "w.bin", ns=(1, 1))  # a new signature, whatever the clock's resolution
+    assert hash_path(model, memo=memo) != first

@@ -108,3 +108,16 @@ def test_holm_adjusts_p_values_per_target() -> None:
     full = {**rows[0], "metric": "accuracy", "source_score": 1.0, "compressed_score": 0.9, "drop": 0.1,
             "allowed_drop": 0.2, "n": 10, "passed": True}
     assert row(full)["p"] == "0.02 (Holm)"
+
+
+def test_macro_f1_matches_scikit_learn() -> None:
+    import random
+
+    from sklearn.metrics import f1_score
+
+    rng = random.Random(0)
+    for _ in range(20):
+        refs = [rng.choice("abcd") for _ in range(60)]
+        preds = [rng.choice("abcde") for _ in range(60)]  # 'e' is never a reference
+        expected = f1_score(refs, preds, labels=sorted(set(refs)), average="macro", zero_division=0)
+        assert METRICS.get("macro_f1")(preds, refs) == pytest.approx(expected)

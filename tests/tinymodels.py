@@ -234,3 +234,26 @@ def tiny_gpt2(out_dir: Path, *, seed: int = 0) -> Path:
     model.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
     return out_dir
+
+
+GATE_TOML = """
+[tool.compressgate]
+source = {{ model = "{model}", task = "text-classification" }}
+cache_dir = "{cache}"
+{top}
+[tool.compressgate.targets.cpu-int8]
+hardware = "x86-avx2"
+recipe = [{{ method = "onnx-dynamic-int8", per_channel = true }}]
+
+[tool.compressgate.tasks.intent]
+data = "{data}"
+metric = "accuracy"
+max_drop = {max_drop}
+{extra}
+"""
+
+
+def gate_toml(*, model: object, cache: object, data: object, max_drop: float = 0.05, top: str = "",
+              extra: str = "") -> str:
+    """A pyproject.toml declaring one ONNX INT8 target and one accuracy task on the tiny classifier."""
+    return GATE_TOML.format(model=model, cache=cache, data=data, max_drop=max_drop, top=top, extra=extra)

@@ -23,23 +23,10 @@ import compressors.base  # noqa: E402
 import pytest_compressgate.registry  # noqa: E402,F401
 import pytest_compressgate.session  # noqa: E402,F401
 
+from tests.tinymodels import gate_toml  # noqa: E402
+
 compressors.base._ensure_builtin_methods()
 
-GATE = """
-[tool.compressgate]
-source = {{ model = "{model}", task = "text-classification" }}
-cache_dir = "{cache}"
-
-[tool.compressgate.targets.cpu-int8]
-hardware = "x86-avx2"
-recipe = [{{ method = "onnx-dynamic-int8", per_channel = true }}]
-
-[tool.compressgate.tasks.intent]
-data = "{data}"
-metric = "accuracy"
-max_drop = {max_drop}
-{extra}
-"""
 
 
 @pytest.fixture
@@ -51,8 +38,8 @@ def gate_project(pytester: pytest.Pytester, tiny_classifier_dir: Path, tiny_test
     cache = tmp_path_factory.getbasetemp() / "shared-gate-cache"
 
     def write(max_drop: float = 0.05, extra: str = "", **overrides: str) -> Path:
-        text = GATE.format(model=tiny_classifier_dir, cache=cache, data=tiny_test_data, max_drop=max_drop,
-                           extra=extra)
+        text = gate_toml(model=tiny_classifier_dir, cache=cache, data=tiny_test_data, max_drop=max_drop,
+                         extra=extra)
         for old, new in overrides.items():
             text = text.replace(old, new)
         return pytester.makepyprojecttoml(text)

@@ -13,24 +13,15 @@ from pytest_compressgate import __version__
 from pytest_compressgate.cli import main
 from pytest_compressgate.registry import Status, open_registry
 from pytest_compressgate.report import write_json
+from tests.tinymodels import gate_toml
 
 from .registry.helpers import artifact, evaluation, key_for
 
-GATE = """
-[tool.compressgate]
-source = {{ model = "{model}", task = "text-classification" }}
-cache_dir = "{cache}"
-registry = "sqlite:///gate-registry.db"
 
-[tool.compressgate.targets.cpu-int8]
-hardware = "x86-avx2"
-recipe = [{{ method = "onnx-dynamic-int8", per_channel = true }}]
 
-[tool.compressgate.tasks.intent]
-data = "{data}"
-metric = "accuracy"
-max_drop = 0.05
-"""
+def gate(**paths: object) -> str:
+    return gate_toml(**paths, top='registry = "sqlite:///gate-registry.db"')
+
 
 
 @pytest.fixture(autouse=True)
@@ -156,7 +147,7 @@ def test_registry_from_config_resolves_against_the_config_folder(capsys, tmp_pat
     project = tmp_path / "project"
     project.mkdir()
     config = project / "pyproject.toml"
-    config.write_text(GATE.format(model="models/x", cache=".cache", data="data/test.jsonl"))
+    config.write_text(gate(model="models/x", cache=".cache", data="data/test.jsonl"))
     with open_registry(f"sqlite:///{project / 'gate-registry.db'}") as registry:
         registry.record_artifact(artifact("a"))
     monkeypatch.chdir(tmp_path)
@@ -191,7 +182,7 @@ def test_report_re_renders_the_last_json_report(capsys, report_dir, tmp_path):
 
 
 def test_report_from_a_folder_relative_to_the_config(capsys, report_dir, tmp_path, monkeypatch):
-    (tmp_path / "pyproject.toml").write_text(GATE.format(model="m", cache=".c", data="d.jsonl"))
+    (tmp_path / "pyproject.toml").write_text(gate(model="m", cache=".c", data="d.jsonl"))
     monkeypatch.chdir(report_dir)
     code, out, _ = run(capsys, "report", "--config", str(tmp_path / "pyproject.toml"), "--from", "report")
     assert code == 0 and "edge" in out
@@ -211,7 +202,7 @@ def test_build_errors(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "build")
     assert code == 2 and "no compress gate config in" in one_line_error(err) and "--config PATH" in err
-    (tmp_path / "pyproject.toml").write_text(GATE.format(model="m", cache=".c", data="d.jsonl"))
+    (tmp_path / "pyproject.toml").write_text(gate(model="m", cache=".c", data="d.jsonl"))
     code, _, err = run(capsys, "build", "--targets", "gpu")
     assert code == 2 and "unknown target(s) gpu; declared: cpu-int8" in one_line_error(err)
     code, _, err = run(capsys, "build", "--targets", ",")
@@ -222,7 +213,7 @@ def test_build_errors(capsys, tmp_path, monkeypatch):
 def test_build_builds_and_registers_every_stage(capsys, tmp_path, monkeypatch, tiny_classifier_dir, tiny_test_data):
     pytest.importorskip("optimum.onnxruntime")
     config = tmp_path / "pyproject.toml"
-    config.write_text(GATE.format(model=tiny_classifier_dir, cache=tmp_path / "cache", data=tiny_test_data))
+    config.write_text(gate(model=tiny_classifier_dir, cache=tmp_path / "cache", data=tiny_test_data))
     monkeypatch.chdir(tmp_path)
     code, out, _ = run(capsys, "build")
     assert code == 0, out

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from .config.schema import Thresholds
-from .stats import (DecisionMode, Interval, binary_drop_interval, decide, mcnemar_exact,
-                    paired_bootstrap_interval, small_n_warning)
+from .stats import (DecisionMode, Interval, binary_drop_interval, bootstrap_p_value, decide, interval_from_drops,
+                    mcnemar_exact, paired_bootstrap_drops, small_n_warning)
 from .tasks.base import Examples, Predictions, TaskType
 from .tasks.metrics import Metric
 
@@ -63,7 +63,8 @@ class Comparison:
         ci = ""
         if self.interval is not None:
             ci = f", {self.interval.confidence:.0%} CI [{self.interval.low:+.4f}, {self.interval.high:+.4f}]"
-        p = f", McNemar p={self.p_value:.3g}" if self.p_value is not None else ""
+        test = "McNemar" if self.interval is not None and self.interval.method == "discordant-pairs" else "bootstrap"
+        p = f", {test} p={self.p_value:.3g}" if self.p_value is not None else ""
         used = f" (early stop after {self.examples_used})" if self.examples_used and self.examples_used < self.n else ""
         return (
             f"{self.item_id}: {self.metric} source {self.source_score:.4f} -> compressed "
@@ -173,6 +174,5 @@ def _uncertainty(task_type: TaskType, metric: Metric, examples: Examples, source
         return signed_drop(metric, task_type.score(metric, source, examples, index),
                            task_type.score(metric, compressed, examples, index))
 
-    interval = paired_bootstrap_interval(drop_fn, n, confidence=confidence, seed=seed,
-                                         n_resamples=1000)
-    return interval, None, None
+    drops = paired_bootstrap_drops(drop_fn, n, seed=seed, n_resamples=1000)
+    return interval_from_drops(drops, confidence=confidence), bootstrap_p_value(drops), None

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from .binary import binary_drop_interval, mcnemar_exact, score_drop_bounds
 from .decision import Decision, DecisionMode, decide
-from .intervals import Interval, paired_bootstrap_interval
+from .intervals import (Interval, bootstrap_p_value, interval_from_drops, paired_bootstrap_drops,
+                        paired_bootstrap_interval)
 from .multiple import holm
 from .sample_size import DEFAULT_DISCORDANT_RATE, required_examples, small_n_warning
 from .sequential import ConfidenceSequence, early_stop_decided
@@ -23,6 +24,9 @@ __all__ = [
     "DecisionMode",
     "Interval",
     "binary_drop_interval",
+    "bootstrap_p_value",
+    "interval_from_drops",
+    "paired_bootstrap_drops",
     "decide",
     "early_stop_decided",
     "holm",

@@ -58,6 +58,19 @@ def paired_bootstrap_interval(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> Interval:
+    """Percentile-bootstrap bounds on the drop; see ``paired_bootstrap_drops`` for the resampling."""
+    confidence = check_confidence(confidence)
+    return interval_from_drops(paired_bootstrap_drops(drop_fn, n, n_resamples=n_resamples, seed=seed),
+                               confidence=confidence)
+
+
+def paired_bootstrap_drops(
+    drop_fn: Callable[[np.ndarray], float],
+    n: int,
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> np.ndarray:
     """Percentile-bootstrap bounds on the drop of any metric, resampling examples in pairs.
 
     Each resample draws ``n`` example indices with replacement and calls ``drop_fn(indices)``, which must
@@ -78,7 +91,6 @@ def paired_bootstrap_interval(
     """
     n = check_positive_int(n, name="n")
     n_resamples = check_positive_int(n_resamples, name="n_resamples")
-    confidence = check_confidence(confidence)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an integer, got {seed!r}")
     if not callable(drop_fn):
@@ -101,6 +113,21 @@ def paired_bootstrap_interval(
                 raise ValueError(f"drop_fn returned a non-finite drop {value!r} on resample {done + row}")
         done += rows
 
-    alpha = 1.0 - confidence
-    low, high = np.quantile(drops, [alpha, confidence])
+    return drops
+
+
+def interval_from_drops(drops: np.ndarray, *, confidence: float) -> Interval:
+    """Percentile bounds of resampled drops (one-sided level ``confidence`` each)."""
+    low, high = np.quantile(drops, [1.0 - confidence, confidence])
     return Interval(low=float(low), high=float(high), confidence=confidence, method="paired-bootstrap")
+
+
+def bootstrap_p_value(drops: np.ndarray) -> float:
+    """Two-sided p-value for "no difference" read off resampled drops: twice the smaller tail beyond 0.
+
+    The percentile-bootstrap counterpart of McNemar's test for metrics that are not binary correctness;
+    approximate (as liberal as the percentile interval it comes from), reported, never gated on.
+    """
+    drops = np.asarray(drops, dtype=float)
+    tail = min(float(np.mean(drops <= 0.0)), float(np.mean(drops >= 0.0)))
+    return min(1.0, 2.0 * tail)

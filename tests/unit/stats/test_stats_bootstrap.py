@@ -85,3 +85,13 @@ def test_bootstrap_rejects_bad_arguments(kwargs: dict, match: str) -> None:
 def test_bootstrap_rejects_non_finite_drops() -> None:
     with pytest.raises(ValueError, match="non-finite drop nan"):
         paired_bootstrap_interval(lambda idx: float("nan"), 10, n_resamples=5)
+
+
+def test_bootstrap_p_value_from_resampled_drops():
+    import numpy as np
+
+    from pytest_compressgate.stats import bootstrap_p_value
+
+    assert bootstrap_p_value(np.array([0.1, 0.2, 0.3, 0.4])) == 0.0  # every resample worse: no doubt
+    assert bootstrap_p_value(np.array([-0.1, 0.1, 0.2, 0.3])) == 0.5  # one of four at or below zero
+    assert bootstrap_p_value(np.array([-0.2, -0.1, 0.1, 0.2])) == 1.0

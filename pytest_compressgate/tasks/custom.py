@@ -49,7 +49,7 @@ from compressors.registry import Registry
 
 from .base import Examples, LoadedModel, Predictions, Progress, batches, register_task_type
 from .data import load_rows, require_columns
-from .metrics import Metric, register_metric
+from .metrics import Metric, mean_of, register_metric
 from .scoring import StoredScoresTask
 
 Scorer = Callable[[LoadedModel, Examples], Sequence[float]]
@@ -95,16 +95,8 @@ def _pass_flags(predictions: Sequence[Any], references: Sequence[Any]) -> np.nda
     return np.nan_to_num(scores, nan=0.0)
 
 
-def _mean(per_example):
-    def compute(predictions: Sequence[Any], references: Sequence[Any]) -> float:
-        scores = per_example(predictions, references)
-        return float(scores.mean()) if len(scores) else float("nan")
-
-    return compute
-
-
-register_metric(Metric("mean_score", _mean(_scores), per_example=_scores, bounded=False))
-register_metric(Metric("pass_rate", _mean(_pass_flags), per_example=_pass_flags, binary=True))
+register_metric(Metric("mean_score", mean_of(_scores), per_example=_scores, bounded=False))
+register_metric(Metric("pass_rate", mean_of(_pass_flags), per_example=_pass_flags, binary=True))
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,16 @@ class Metric:
 METRICS: Registry[Metric] = Registry("metric")
 
 
+def mean_of(per_example: Callable[[Sequence[Any], Sequence[Any]], np.ndarray]):
+    """A metric's ``compute`` that is the mean of its per-example scores (NaN with no examples)."""
+
+    def compute(predictions: Sequence[Any], references: Sequence[Any]) -> float:
+        scores = per_example(predictions, references)
+        return float(scores.mean()) if len(scores) else float("nan")
+
+    return compute
+
+
 def register_metric(metric: Metric) -> Metric:
     return METRICS.register(metric.name, metric)
 

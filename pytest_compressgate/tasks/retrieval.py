@@ -31,7 +31,7 @@ from compressors.errors import ConfigError
 from .base import Examples, LoadedModel, Predictions, Progress, batches, register_task_type
 from .data import load_rows, require_columns
 from .embeddings import EmbeddingStats, encode
-from .metrics import Metric, register_metric
+from .metrics import Metric, mean_of, register_metric
 from .scoring import PER_EXAMPLE, StoredScoresTask, require_positive
 
 
@@ -67,16 +67,8 @@ def _reciprocal_ranks(predictions: Sequence[Any], references: Sequence[Any]) -> 
     return np.array([1.0 / p["rank"] if p.get("rank") else 0.0 for p in predictions], dtype=float)
 
 
-def _mean(per_example):
-    def compute(predictions: Sequence[Any], references: Sequence[Any]) -> float:
-        scores = per_example(predictions, references)
-        return float(scores.mean()) if len(scores) else float("nan")
-
-    return compute
-
-
-register_metric(Metric("recall_at_k", _mean(_hits), per_example=_hits, binary=True))
-register_metric(Metric("mrr", _mean(_reciprocal_ranks), per_example=_reciprocal_ranks))
+register_metric(Metric("recall_at_k", mean_of(_hits), per_example=_hits, binary=True))
+register_metric(Metric("mrr", mean_of(_reciprocal_ranks), per_example=_reciprocal_ranks))
 
 
 def find_near(path: str, data: str) -> Path | None:

@@ -149,6 +149,20 @@ def _keep_untied(plans: list, model) -> list:
     return kept
 
 
+def _reaching_the_output(model, names: list[str], batch: tuple) -> set[str]:
+    """Names of the nn.Linear modules whose weights reach the model's first output: the one the task's
+    ONNX graph returns (``last_hidden_state``, ``logits``). INC also quantizes layers that feed only other
+    outputs (BertModel's pooler); the export drops those, so they are no part of the artifact."""
+    import torch
+
+    linears = {name: m for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    with torch.enable_grad():
+        out = model(**dict(zip(names, batch)), return_dict=True)
+        first = next(v for v in out.values() if isinstance(v, torch.Tensor))
+        grads = torch.autograd.grad(first.float().sum(), [m.weight for m in linears.values()], allow_unused=True)
+    return {name for name, grad in zip(linears, grads) if grad is not None}
+
+
 def _export_onnx(eager, out_dir: Path) -> Path:
     """optimum's exporter on the transplanted model: the same inputs and outputs ORTModel classes expect."""
     optimum_export = require("optimum.exporters.onnx", extra="onnx", purpose="writing INC's result as ONNX")
@@ -171,6 +185,12 @@ def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Co
     plans, float_linears = linear_plans(converted, prefix="model.")
     kept = _keep_untied(plans, model)
     eager = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    used = _reaching_the_output(eager, names, batches[0])
+    outside = sorted(plan.module for plan in kept if plan.module not in used)
+    kept = [plan for plan in kept if plan.module in used]
+    if not kept:
+        raise CompressionError(f"none of the {len(outside)} layers Intel Neural Compressor quantized reaches the "
+                               "model's task output; use onnx-dynamic-int8 instead")
     transplant(eager, kept)
     stats = onnx_quant_stats(_export_onnx(eager, out_dir))
     copy_tokenizer(model_dir, out_dir)
@@ -183,7 +203,8 @@ def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Co
         raise CompressionError(
             f"the ONNX copy does not reproduce INC's quantized model (worst cosine "
             f"{stats['inc_parity_min_cosine']} < {MIN_PARITY_COSINE}); refusing to score a different model")
-    stats.update(inc_linear_layers=len(kept), inc_float_linear_layers=float_linears + len(plans) - len(kept),
+    stats.update(inc_linear_layers=len(kept), inc_float_linear_layers=float_linears + len(plans) - len(kept) - len(outside),
+                 inc_layers_outside_task_output=outside,
                  calibration_samples=len(texts), runtime="onnxruntime (QDQ)")
     return Result(ModelFormat.ONNX, stats)
 

@@ -39,6 +39,7 @@ class OnnxDynamicInt8Config(StepConfig):
     per_channel: bool = True  # one scale per output channel: more accurate, same speed on VNNI
     preset: OrtPreset | None = None  # default: implied by the target's hardware, else avx512_vnni
     reduce_range: bool = False  # 7-bit weights, for AVX2/AVX-512 CPUs without VNNI that may saturate
+    fuse: bool = False  # ONNX Runtime's transformer fusions (attention, layer norm, GELU) before quantizing
 
 
 def resolve_preset(preset: OrtPreset | None, hardware: str | None) -> OrtPreset:
@@ -115,12 +116,38 @@ def onnx_quant_stats(onnx_path: Path) -> dict:
     }
 
 
-def quantize_with(model_dir: Path, out_dir: Path, context: Context, qconfig, **quantize_kwargs) -> Result:
-    """Export, quantize with ``qconfig`` and verify that integer kernels are really in the graph."""
+def fuse_graph(model, save_dir: Path) -> Path:
+    """ONNX Runtime's transformer fusions through optimum (optimization level 2: Attention,
+    SkipLayerNormalization, BiasGelu, EmbedLayerNormalization), then symbolic shape inference so the
+    quantizer knows the type of every tensor the fused contrib ops produce."""
+    import onnx
+
+    optimum_ort = require("optimum.onnxruntime", extra="onnx", purpose="ONNX Runtime graph fusion")
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    optimizer = optimum_ort.ORTOptimizer.from_pretrained(model)
+    try:
+        optimizer.optimize(save_dir=str(save_dir),
+                           optimization_config=optimum_ort.OptimizationConfig(optimization_level=2))
+    except (KeyError, NotImplementedError) as exc:  # optimum's answer for a model type it cannot fuse
+        raise CompressionError(f"fuse = true: ONNX Runtime has no transformer fusions for this model "
+                               f"({exc}); set fuse = false") from exc
+    path = save_dir / "model_optimized.onnx"
+    onnx.save(SymbolicShapeInference.infer_shapes(onnx.load(str(path)), auto_merge=True), str(path))
+    return path
+
+
+def quantize_with(model_dir: Path, out_dir: Path, context: Context, qconfig, *, fuse: bool = False,
+                  **quantize_kwargs) -> Result:
+    """Export (fused if asked), quantize with ``qconfig`` and verify that integer kernels are in the graph."""
     optimum_ort = require("optimum.onnxruntime", extra="onnx", purpose="ONNX Runtime quantization")
     with tempfile.TemporaryDirectory(prefix="compressgate-onnx-") as tmp:
-        model = export_onnx(model_dir, Path(tmp), context)
-        quantizer = optimum_ort.ORTQuantizer.from_pretrained(model)
+        model = export_onnx(model_dir, Path(tmp) / "export", context)
+        if fuse:
+            fused = fuse_graph(model, Path(tmp) / "fused")
+            quantizer = optimum_ort.ORTQuantizer.from_pretrained(str(fused.parent), file_name=fused.name)
+        else:
+            quantizer = optimum_ort.ORTQuantizer.from_pretrained(model)
         qconfig_fit = quantize_kwargs.pop("fit", None)
         if qconfig_fit is not None:
             quantize_kwargs["calibration_tensors_range"] = qconfig_fit(quantizer)
@@ -145,6 +172,6 @@ def onnx_dynamic_int8(model_dir: Path, config: OnnxDynamicInt8Config, out_dir: P
     preset = resolve_preset(config.preset, context.hardware)
     factory = getattr(optimum_ort.AutoQuantizationConfig, preset.value)
     qconfig = factory(is_static=False, per_channel=config.per_channel, **reduce_range_kwargs(config, preset))
-    result = quantize_with(model_dir, out_dir, context, qconfig)
-    result.stats["preset"] = preset.value
+    result = quantize_with(model_dir, out_dir, context, qconfig, fuse=config.fuse)
+    result.stats.update(preset=preset.value, fused=config.fuse)
     return result

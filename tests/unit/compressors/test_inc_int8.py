@@ -51,6 +51,17 @@ def test_dynamic_quantizes_activations_at_run_time(dynamic_artifact) -> None:
     assert dynamic_artifact.stats["calibration_samples"] >= 2  # INC needs a run even for dynamic
 
 
+def test_layers_outside_the_task_output_are_not_counted(tiny_classifier_dir: Path, tmp_path: Path) -> None:
+    # As a feature extractor the encoder returns last_hidden_state; INC also quantizes the pooler, which the
+    # exported graph drops. Those layers are named, not counted, and the artifact is accepted.
+    artifact = compress(tiny_classifier_dir, {"method": "inc-int8-dynamic"}, tmp_path / "art",
+                        context=Context(task="feature-extraction"))
+    stats = artifact.stats
+    assert stats["inc_layers_outside_task_output"] == ["pooler.dense"]
+    assert stats["inc_linear_layers"] == stats["quantized_layers"] == 12  # 2 blocks x (q, k, v, out, up, down)
+    assert stats["inc_parity_min_cosine"] >= 0.99
+
+
 @pytest.mark.parametrize("which", ["static_artifact", "dynamic_artifact"])
 def test_reloaded_copy_scores_close_to_source(which, request, assert_close_to_source, pickle_free,
                                               tiny_classifier_dir) -> None:

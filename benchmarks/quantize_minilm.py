@@ -135,7 +135,7 @@ def main() -> int:
     models: dict[str, object] = {"FP32 eager (PyTorch)": AutoModel.from_pretrained(str(source)).eval()}
     sizes = {"FP32 eager (PyTorch)": weight_bytes(source)}
     ORTModelForFeatureExtraction.from_pretrained(str(source), export=True).save_pretrained(str(work / "ort-fp32"))
-    models["ORT FP32"] = LOADERS.get("onnx")(work / "ort-fp32", "feature-extraction", {}, False)  # the gate's loader
+    models["ORT FP32"] = LOADERS.get("onnx")(work / "ort-fp32", "feature-extraction", {}, False, "cpu")  # the gate's loader
     sizes["ORT FP32"] = weight_bytes(work / "ort-fp32")
     wanted = set(args.methods.split(",")) if args.methods else None
     notes, seconds = [], {}

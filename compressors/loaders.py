@@ -11,17 +11,23 @@ from .base import MANIFEST, ModelFormat
 from .modelio import load_transformers, ort_class
 from .registry import Registry
 
-Loader = Callable[[Path, str, dict[str, Any], bool], Any]
+# (path, task, manifest stats, trust_remote_code, device) -> model. ``device`` is where the caller wants it
+# ("cpu" or "cuda"); a format whose kernels run only on CPU loads there, and the model's ``device`` says so.
+Loader = Callable[[Path, str, dict[str, Any], bool, str], Any]
 LOADERS: Registry[Loader] = Registry("model format")
 
 
-def _transformers(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool) -> Any:
-    return load_transformers(path, task, trust_remote_code=trust_remote_code)
+def _transformers(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool, device: str) -> Any:
+    return load_transformers(path, task, trust_remote_code=trust_remote_code).to(device)
 
 
-def _onnx(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool) -> Any:
+def _onnx(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool, device: str) -> Any:
+    import onnxruntime
+
     file_name = stats.get("onnx_file") or next(p.name for p in sorted(path.glob("*.onnx")))
-    return ort_class(task).from_pretrained(str(path), file_name=file_name)
+    cuda = device == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    provider = "CUDAExecutionProvider" if cuda else "CPUExecutionProvider"  # onnxruntime-gpu has the former
+    return ort_class(task).from_pretrained(str(path), file_name=file_name, provider=provider)
 
 
 LOADERS.register(ModelFormat.TRANSFORMERS.value, _transformers)
@@ -33,15 +39,16 @@ def manifest_of(path: Path) -> dict[str, Any]:
     return json.loads(file.read_text()) if file.is_file() else {}
 
 
-def load_model(path: str | Path, *, task: str, trust_remote_code: bool = False) -> Any:
-    """The model in ``path`` (a plain transformers directory or an artifact), ready for inference."""
+def load_model(path: str | Path, *, task: str, trust_remote_code: bool = False, device: str = "cpu") -> Any:
+    """The model in ``path`` (a plain transformers directory or an artifact), ready for inference on
+    ``device`` where its format has kernels there (its ``device`` attribute tells), else on CPU."""
     from .base import _ensure_builtin_methods
 
     _ensure_builtin_methods()  # methods register loaders for the formats they write
     path = Path(path)
     manifest = manifest_of(path)
     fmt = manifest.get("format", ModelFormat.TRANSFORMERS.value)
-    return LOADERS.get(fmt)(path, task, manifest.get("stats", {}), trust_remote_code)
+    return LOADERS.get(fmt)(path, task, manifest.get("stats", {}), trust_remote_code, device)
 
 
 def load_tokenizer(path: str | Path, *, trust_remote_code: bool = False) -> Any:

@@ -13,7 +13,7 @@ import statistics
 import struct
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ class Performance:
     compressed: Timing | None = None
     speedup: float | None = None  # source median latency / compressed median latency (batch 1)
     throughput_ratio: float | None = None
+    devices: dict[str, str] = field(default_factory=dict)  # where each model was timed ("cpu", "cuda:0")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,7 +76,7 @@ def _call(model: Any, batch: dict[str, Any]) -> None:
     import torch
 
     with torch.inference_mode():
-        model.model(**batch)
+        model(**batch)
 
 
 def measure_speed(source: Any, compressed: Any, texts: Sequence[str], *, repeats: int = 30, warmup: int = 3,

@@ -72,8 +72,9 @@ class GateSession:
         self._source_dir: Path | None = None
         self._built: dict[str, BuiltTarget] = {}
         self._examples: dict[str, Examples] = {}
-        self._predictions: dict[tuple[str, str], Predictions] = {}
-        self._loaded: dict[str, LoadedModel] = {}
+        self._predictions: dict[tuple, Predictions] = {}
+        self._scored_on: dict[str, str] = {}  # model key -> the device its predictions really ran on
+        self._loaded: dict[tuple[str, str], LoadedModel] = {}
         self._performance: dict[str, Performance] = {}
         self._compared: dict[tuple[str, str], list[Comparison]] = {}
         self._versions = library_versions()
@@ -198,39 +199,50 @@ class GateSession:
                 hashes[f.name] = hash_path(self.config.root / value)
         return dataclasses.replace(task.options, **resolved), hashes
 
-    def load(self, path: Path, label: str) -> LoadedModel:
+    def load(self, path: Path, label: str, device: str = "cpu") -> LoadedModel:
         from compressors.loaders import load_model, load_tokenizer
 
-        key = str(path)
+        key = (str(path), device)
         if key not in self._loaded:
             trust = self.config.source.trust_remote_code
-            self._loaded[key] = LoadedModel(load_model(path, task=self.model_task, trust_remote_code=trust),
-                                            load_tokenizer(path, trust_remote_code=trust), label, key)
+            model = load_model(path, task=self.model_task, trust_remote_code=trust, device=device)
+            self._loaded[key] = LoadedModel(model, load_tokenizer(path, trust_remote_code=trust), label, str(path))
         return self._loaded[key]
 
+    def device(self, target_name: str) -> str:
+        """Where a target's artifacts run: its GPU for a CUDA target on a machine that has one, else CPU.
+        The source is scored on CPU, the reference every target is compared with."""
+        from .targets import PRESETS, detect_machine
+
+        preset = PRESETS.get(self.target(target_name).hardware)
+        return "cuda" if preset.cuda and not preset.missing(detect_machine()) else "cpu"
+
     def predictions(self, task_name: str, model_key: str, model_dir: Path, label: str,
-                    indices: Sequence[int] | None = None) -> Predictions:
+                    indices: Sequence[int] | None = None, device: str = "cpu") -> Predictions:
         """Per-example predictions of one model on one task (or on the examples at ``indices``): once per
         session, cached across sessions."""
         subset = None if indices is None else [int(i) for i in indices]
-        memo = (task_name, model_key, make_key(subset=subset) if subset is not None else None)
+        memo = (task_name, model_key, make_key(subset=subset) if subset is not None else None, device)
         if memo in self._predictions:
             return self._predictions[memo]
         task = self.task(task_name)
         key = make_key(kind="predictions", model=model_key, examples=self._data_key(task), seed=self.config.seed,
-                       subset=subset)
+                       subset=subset, device=device)
 
         def run() -> dict[str, Any]:
             examples = self.examples(task_name)
             if subset is not None:
                 examples = examples.take(subset)
             self.say(f"compressgate: scoring {task_name} on {label} ({len(examples)} examples)")
-            model = self.load(model_dir, label)
+            model = self.load(model_dir, label, device)
             task_type = TASK_TYPES.get(task.type)
-            return task_type.predict(model, examples, task.options, batch_size=task.batch_size).to_json()
+            predictions = task_type.predict(model, examples, task.options, batch_size=task.batch_size)
+            predictions.extra["device"] = model.device  # where it really ran: some formats have CPU kernels only
+            return predictions.to_json()
 
         data, _ = self.cache.get_or_build_json("predictions", key, run, rebuild=self.options.rebuild)
         self._predictions[memo] = Predictions.from_json(data)
+        self._scored_on[model_key] = self._predictions[memo].extra.get("device", device)
         return self._predictions[memo]
 
     def source_predictions(self, task_name: str, indices: Sequence[int] | None = None) -> Predictions:
@@ -257,6 +269,7 @@ class GateSession:
         task_type = TASK_TYPES.get(task.type)
         metric = task_type.metric(task.metric or task_type.default_metric)
         early = self.options.early_stop and metric.per_example is not None and metric.bounded
+        device = self.device(target_name)
         results = []
         for stage in built.stages:
             is_final = stage is built.final
@@ -270,12 +283,13 @@ class GateSession:
             )
             if early:
                 comparison = compare_early_stop(**common, predict=lambda chunk, s=stage, lb=label: self.predictions(
-                    task_name, s.key, s.artifact.path, lb, chunk))
+                    task_name, s.key, s.artifact.path, lb, chunk, device))
             else:
                 comparison = compare(**common, compressed=self.predictions(task_name, stage.key, stage.artifact.path,
-                                                                           label))
+                                                                           label, device=device))
             comparison.performance.update(artifact_bytes=stage.artifact.manifest.get("bytes_on_disk"),
-                                          stats=stage.artifact.stats, cache_hit=stage.cache_hit)
+                                          stats=stage.artifact.stats, cache_hit=stage.cache_hit,
+                                          device=self._scored_on.get(stage.key, device))
             results.append(comparison)
         self._gate_performance(target, results[-1])
         failed_stages = [c.stage for c in results[:-1] if not c.passed]
@@ -300,13 +314,16 @@ class GateSession:
 
             def run() -> dict[str, Any]:
                 self.say(f"compressgate: timing {target_name} beside the source")
-                source = self.load(self.source_dir, "source")
-                compressed = self.load(final.artifact.path, target_name)
+                device = self.device(target_name)  # the source is timed on the target's device too
+                source = self.load(self.source_dir, "source", device)
+                compressed = self.load(final.artifact.path, target_name, device)
                 src, cmp_ = measure_speed(source, compressed, texts)
-                return {"source": dataclasses.asdict(src), "compressed": dataclasses.asdict(cmp_)}
+                return {"source": dataclasses.asdict(src), "compressed": dataclasses.asdict(cmp_),
+                        "devices": {"source": source.device, "compressed": compressed.device}}
 
             timings, _ = self.cache.get_or_build_json("speed", key, run, rebuild=self.options.rebuild)
             perf.source, perf.compressed = Timing(**timings["source"]), Timing(**timings["compressed"])
+            perf.devices = timings.get("devices", {})
             perf.speedup = perf.source.latency_ms_median / perf.compressed.latency_ms_median
             perf.throughput_ratio = perf.compressed.throughput / perf.source.throughput
         self._performance[target_name] = perf
@@ -342,7 +359,7 @@ class GateSession:
         return self.build(target_name).final.artifact
 
     def compressed_model(self, target_name: str) -> LoadedModel:
-        return self.load(self.artifact(target_name).path, target_name)
+        return self.load(self.artifact(target_name).path, target_name, self.device(target_name))
 
     def evaluate(self, task_name: str, model: str = "source") -> float:
         """The task's metric for ``"source"`` or a target's final model."""
@@ -353,7 +370,8 @@ class GateSession:
             predictions = self.source_predictions(task_name)
         else:
             final = self.build(model).final
-            predictions = self.predictions(task_name, final.key, final.artifact.path, model)
+            predictions = self.predictions(task_name, final.key, final.artifact.path, model,
+                                           device=self.device(model))
         return task_type.score(metric, predictions, self.examples(task_name))
 
     def hardware_skip_reason(self, target_name: str) -> str | None:

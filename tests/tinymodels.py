@@ -253,6 +253,11 @@ max_drop = {max_drop}
 """
 
 
+def target_toml(name: str, hardware: str, method: str) -> str:
+    """One more target for ``gate_toml(extra=...)``: a one-step recipe for a hardware preset."""
+    return f'\n[tool.compressgate.targets.{name}]\nhardware = "{hardware}"\nrecipe = [{{ method = "{method}" }}]\n'
+
+
 def gate_toml(*, model: object, cache: object, data: object, max_drop: float = 0.05, top: str = "",
               extra: str = "") -> str:
     """A pyproject.toml declaring one ONNX INT8 target and one accuracy task on the tiny classifier."""

@@ -20,7 +20,7 @@ from ..registry import Registry
 
 LAYOUT_FILE = "compressgate-torch.json"
 
-SchemeLoader = Callable[[Path, str, dict[str, Any], bool], Any]
+SchemeLoader = Callable[[Path, str, dict[str, Any], bool, str], Any]  # ..., trust_remote_code, device
 SCHEMES: Registry[SchemeLoader] = Registry("torch artifact scheme")
 
 
@@ -31,12 +31,12 @@ def write_layout(out_dir: Path, scheme: str, **layout: Any) -> None:
     (out_dir / LAYOUT_FILE).write_text(json.dumps(layout, indent=2, sort_keys=True))
 
 
-def _load(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool) -> Any:
+def _load(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool, device: str) -> Any:
     file = path / LAYOUT_FILE
     if not file.is_file():
         raise CompressionError(f"{path} is a torch-quantized artifact without {LAYOUT_FILE}; rebuild it")
     layout = json.loads(file.read_text())
-    return SCHEMES.get(layout["scheme"])(path, task, layout, trust_remote_code)
+    return SCHEMES.get(layout["scheme"])(path, task, layout, trust_remote_code, device)
 
 
 LOADERS.register(ModelFormat.TORCH_QUANTIZED.value, _load)

@@ -47,7 +47,7 @@ def cast(model_dir: Path, out_dir: Path, context: Context, dtype_name: str) -> R
     write_layout(out_dir, SCHEME, dtype=dtype_name)
     # Count on the reloaded copy, the one the gate scores: transformers keeps some modules in float32
     # (``_keep_in_fp32_modules``, e.g. T5's feed-forward output) whatever dtype is asked for.
-    reloaded = _load(out_dir, context.task, {"dtype": dtype_name}, context.trust_remote_code)
+    reloaded = _load(out_dir, context.task, {"dtype": dtype_name}, context.trust_remote_code, "cpu")
     in_dtype = sum(p.numel() for p in reloaded.parameters() if p.dtype == dtype)
     tensors = [*reloaded.parameters(), *reloaded.buffers()]
     return Result(ModelFormat.TORCH_QUANTIZED, {
@@ -70,14 +70,14 @@ def cast_bf16(model_dir: Path, config: CastBf16Config, out_dir: Path, context: C
     return cast(model_dir, out_dir, context, "bfloat16")
 
 
-def _load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool):
-    """Load in the stored dtype; refuse a copy that came back with no weight in it."""
+def _load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool, device: str = "cpu"):
+    """Load in the stored dtype on ``device``; refuse a copy that came back with no weight in it."""
     import torch
 
     model = load_transformers(path, task, trust_remote_code=trust_remote_code, dtype=layout["dtype"])
     if not any(p.dtype == getattr(torch, layout["dtype"]) for p in model.parameters()):
         raise CompressionError(f"{path}: no weight came back as {layout['dtype']}; the cast was lost")
-    return model
+    return model.to(device)
 
 
 SCHEMES.register(SCHEME, _load)

@@ -170,15 +170,14 @@ def gptq(model_dir: Path, config: GptqConfig, out_dir: Path, context: Context) -
 
 # --- Reading GPTQ checkpoints back -------------------------------------------------------------------
 
-Reader = Callable[[Path, bool], Any]
+Reader = Callable[..., Any]  # (path, trust_remote_code, *, device) -> model
 READERS: Registry[Reader] = Registry("GPTQ checkpoint reader")
 
 
 def read_with_gptqmodel(path: Path, trust_remote_code: bool = False, *, device: str = "cpu") -> Any:
     """The quantized transformers model (its linear layers replaced by gptqmodel's quantized kernels).
 
-    CPU by default, like every other loader here: the gate feeds CPU tensors. Pass ``device="cuda"``
-    to score on a GPU.
+    CPU by default; ``device="cuda"`` picks gptqmodel's GPU kernels (Triton, Marlin).
     """
     gptqmodel = require("gptqmodel", extra="gptq", purpose="Loading a GPTQ checkpoint")
     path = Path(path).resolve()
@@ -187,9 +186,9 @@ def read_with_gptqmodel(path: Path, trust_remote_code: bool = False, *, device: 
     return qmodel.model.eval()
 
 
-def load_gptq(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool) -> Any:
+def load_gptq(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool, device: str) -> Any:
     check_causal(task, "a GPTQ checkpoint")
-    return READERS.get(stats.get("loader", "gptqmodel"))(Path(path), trust_remote_code)
+    return READERS.get(stats.get("loader", "gptqmodel"))(Path(path), trust_remote_code, device=device)
 
 
 READERS.register("gptqmodel", read_with_gptqmodel)

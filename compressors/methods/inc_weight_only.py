@@ -55,8 +55,9 @@ class IncGptqInt4Config(StepConfig):
                           max_length=self.max_length, damp_percent=self.damp_percent)
 
 
-def read_with_inc(path: Path, trust_remote_code: bool = False) -> Any:
-    """INC's own reader of its "huggingface" format: ``INCWeightOnlyLinear`` layers, on CPU."""
+def read_with_inc(path: Path, trust_remote_code: bool = False, *, device: str = "cpu") -> Any:
+    """INC's own reader of its "huggingface" format: ``INCWeightOnlyLinear`` layers, on CPU (whatever
+    ``device`` asks: the unpacking kernels INC ships for this format are CPU kernels)."""
     inc = require("neural_compressor.torch.quantization", extra="inc", purpose="Loading an INC checkpoint")
     path = Path(path).resolve()
     with scratch_cwd("compressgate-inc-load-"):

@@ -175,8 +175,9 @@ def _check_reload(out_dir: Path, context: Context, qmodel) -> None:
                                f"(max difference {(want - got).abs().max().item():.3g})")
 
 
-def _load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool):
-    """Rebuild the architecture, quantize the same layers, and pack the stored int8 weights into them."""
+def _load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool, device: str = "cpu"):
+    """Rebuild the architecture, quantize the same layers, and pack the stored int8 weights into them.
+    On CPU whatever ``device`` asks: PyTorch's dynamic INT8 kernels are CPU kernels."""
     import torch
     from safetensors.torch import load_file
     from transformers import AutoConfig

@@ -27,7 +27,7 @@ def routed_correctly(model, rows: list[dict]) -> list[float]:
     """1.0 per example when the model predicts its intent, else 0.0 (a per-example score)."""
     enc = model.tokenizer([r["text"] for r in rows], padding=True, truncation=True, return_tensors="pt")
     with torch.inference_mode():
-        ids = torch.as_tensor(model.model(**enc).logits).argmax(-1).tolist()
+        ids = torch.as_tensor(model(**enc).logits).argmax(-1).tolist()
     labels = model.model.config.id2label
     return [float(labels[i] == r["label"]) for i, r in zip(ids, rows)]
 

@@ -62,12 +62,42 @@ class Predictions:
 
 @dataclass
 class LoadedModel:
-    """A model ready for inference (transformers or an optimum ORTModel, which share the call API)."""
+    """A model ready for inference (transformers or an optimum ORTModel, which share the call API).
+
+    Call it, or its ``generate``, with CPU tensors from the tokenizer: inputs go to the model's device
+    (a GPU for a CUDA target) and outputs come back on CPU, so task code never handles devices.
+    """
 
     model: Any
     tokenizer: Any
     label: str  # "source" or a target/stage name, for messages
     path: str = ""
+
+    @property
+    def device(self) -> str:
+        return str(getattr(self.model, "device", "cpu"))
+
+    def __call__(self, **inputs: Any) -> Any:
+        return _to_cpu(self.model(**_to_device(inputs, self.device)))
+
+    def generate(self, **inputs: Any) -> Any:
+        return _to_cpu(self.model.generate(**_to_device(inputs, self.device)))
+
+
+def _to_device(inputs: dict[str, Any], device: str) -> dict[str, Any]:
+    if device == "cpu":
+        return inputs
+    return {k: v.to(device) if hasattr(v, "to") and hasattr(v, "device") else v for k, v in inputs.items()}
+
+
+def _to_cpu(out: Any) -> Any:
+    if hasattr(out, "cpu") and hasattr(out, "device"):
+        return out.cpu()
+    if isinstance(out, dict):  # transformers' ModelOutput is a dict whose items are also attributes
+        for k, v in out.items():
+            if hasattr(v, "cpu") and hasattr(v, "device"):
+                out[k] = v.cpu()
+    return out
 
 
 class TaskType:

@@ -63,7 +63,7 @@ class TextClassification(TaskType):
                 enc = model.tokenizer(list(batch), padding=True, truncation=True,
                                       max_length=options.max_length, return_tensors="pt")
             with torch.inference_mode():
-                logits = torch.as_tensor(model.model(**enc).logits).float()
+                logits = torch.as_tensor(model(**enc).logits).float()
             nonfinite += int((~torch.isfinite(logits)).any(dim=-1).sum())
             ids = logits.argmax(dim=-1).tolist()
             values.extend(names.get(i, str(i)) if by_name else i for i in ids)

@@ -7,7 +7,8 @@ Gate a custom scorer in a few lines. Register it where pytest imports it before 
     @register_scorer("valid-json")
     def valid_json(model, examples):
         '''1 where the model's greedy output for the prompt parses as JSON, else 0.'''
-        ...  # model.model, model.tokenizer; examples.inputs = [{"prompt": ...}, ...]
+        ...  # model.tokenizer, model(**inputs) (on the model's device, outputs on CPU), model.generate(...);
+        # examples.inputs = [{"prompt": ...}, ...]
         return [1.0 if ok else 0.0 for ok in parsed]
 
 and declare the task:

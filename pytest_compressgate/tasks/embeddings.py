@@ -76,7 +76,7 @@ def encode(model: LoadedModel, texts: Sequence[str], *, max_length: int, batch_s
     for batch in batches(list(texts), batch_size):
         enc = model.tokenizer(list(batch), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
         with torch.inference_mode():
-            out = model.model(**enc)
+            out = model(**enc)
         hidden = torch.as_tensor(out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]).float()
         mask = enc["attention_mask"][..., None].to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)

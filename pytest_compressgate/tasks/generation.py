@@ -105,7 +105,7 @@ def generate_texts(model: LoadedModel, prompts: list[str], options: GenerationOp
                         max_length=options.max_input_length, return_token_type_ids=False, return_tensors="pt")
         watch = NonFiniteWatch(len(prompts))
         with torch.inference_mode():
-            out = net.generate(**enc, max_new_tokens=options.max_new_tokens, do_sample=False, num_beams=1,
+            out = model.generate(**enc, max_new_tokens=options.max_new_tokens, do_sample=False, num_beams=1,
                                pad_token_id=tokenizer.pad_token_id, logits_processor=[watch])
         new_tokens = out[:, enc["input_ids"].shape[1]:] if causal else out
         texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)

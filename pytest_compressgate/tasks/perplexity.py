@@ -129,7 +129,7 @@ class Perplexity(StoredScoresTask):
                 attention[row, :len(ids)] = 1
                 targets[row, len(ids) - scored:len(ids)] = torch.tensor(ids[len(ids) - scored:])
             with torch.inference_mode():
-                logits = torch.as_tensor(model.model(input_ids=input_ids, attention_mask=attention).logits).float()
+                logits = torch.as_tensor(model(input_ids=input_ids, attention_mask=attention).logits).float()
             nll = torch.nn.functional.cross_entropy(
                 logits[:, :-1].reshape(-1, logits.shape[-1]), targets[:, 1:].reshape(-1),
                 ignore_index=-100, reduction="none").reshape(len(chunk), -1)

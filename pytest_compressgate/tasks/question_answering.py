@@ -129,7 +129,7 @@ class QuestionAnswering(StoredScoresTask):
         for lo in range(0, len(sample), batch_size):  # long contexts give more windows than examples
             inputs = {k: v[lo:lo + batch_size] for k, v in enc.items()}
             with torch.inference_mode():
-                out = model.model(**inputs)
+                out = model(**inputs)
             start, end = torch.as_tensor(out.start_logits).float(), torch.as_tensor(out.end_logits).float()
             broken = nonfinite_rows(torch.cat([start, end], dim=-1)).tolist()
             scores, starts, ends = best_spans(start, end, context_mask[lo:lo + batch_size], options.max_answer_length)

@@ -123,7 +123,7 @@ class TokenClassification(StoredScoresTask):
             enc = tokenizer(list(batch), is_split_into_words=True, truncation=True, max_length=options.max_length,
                             padding=True, return_tensors="pt")
             with torch.inference_mode():
-                logits = torch.as_tensor(model.model(**enc).logits).float()
+                logits = torch.as_tensor(model(**enc).logits).float()
             mask = enc["attention_mask"].bool()
             nonfinite += int(nonfinite_rows(torch.where(mask[..., None], logits, 0.0)).sum())
             label_ids = logits.argmax(dim=-1).tolist()

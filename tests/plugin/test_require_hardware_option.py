@@ -6,15 +6,12 @@ from __future__ import annotations
 import pytest
 
 from pytest_compressgate.targets import PRESETS, detect_machine
+from tests.tinymodels import target_toml
 
 pytestmark = pytest.mark.skipif(not PRESETS.get("cuda").missing(detect_machine()),
                                 reason="this machine has a CUDA GPU, so nothing is missing to test")
 
-GPU_TARGET = """
-[tool.compressgate.targets.gpu-int8]
-hardware = "cuda"
-recipe = [{ method = "onnx-dynamic-int8" }]
-"""
+GPU_TARGET = target_toml("gpu-int8", "cuda", "onnx-dynamic-int8")
 
 
 def test_missing_hardware_skips_with_the_capability_named(pytester: pytest.Pytester, gate_project) -> None:

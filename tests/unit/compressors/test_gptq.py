@@ -198,7 +198,7 @@ def test_serves_causal_lms_only(tmp_path: Path) -> None:
         compress(tmp_path, {"method": "gptq", "calibration": "c.jsonl"}, tmp_path / "a",
                  context=Context(task="text-classification"))
     with pytest.raises(ConfigError, match="causal language models"):
-        load_gptq(tmp_path, "text-classification", {}, False)
+        load_gptq(tmp_path, "text-classification", {}, False, "cpu")
 
 
 def _write(path: Path, tensors: dict) -> Path:

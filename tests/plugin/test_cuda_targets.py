@@ -1,0 +1,72 @@
+"""On a machine with a CUDA GPU, a CUDA target's artifact is scored and timed on the GPU (the source is
+scored on CPU, the reference for every target, and timed beside the artifact on the GPU).
+
+These run on a GPU machine; on a machine without one they are skipped with that reason (the skip and
+the build-only path there are tested in test_require_hardware_option.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_compressgate.targets import PRESETS, detect_machine
+from tests.tinymodels import target_toml
+
+pytestmark = pytest.mark.skipif(bool(PRESETS.get("cuda").missing(detect_machine())),
+                                reason="needs a CUDA GPU: run this file on a GPU machine")
+
+GPU_TARGET = target_toml("gpu-fp16", "cuda", "cast-fp16")
+
+
+def test_cuda_target_is_scored_and_timed_on_the_gpu(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project(max_drop=0.05, extra=GPU_TARGET)
+    result = pytester.runpytest("--compress-gate", "--compress-gate-require-hardware",
+                                "--compress-gate-targets=gpu-fp16", "--compress-gate-report=reports", "-s")
+    result.assert_outcomes(passed=1)
+    (comparison,) = json.loads((pytester.path / "reports" / "compressgate.json").read_text())["comparisons"]
+    performance = comparison["performance"]
+    assert performance["device"].startswith("cuda")  # where its predictions really ran
+    assert performance["devices"]["compressed"].startswith("cuda")
+    assert performance["devices"]["source"].startswith("cuda")  # timed side by side on the same GPU
+    assert performance["size_ratio"] == pytest.approx(2.0, rel=0.05)  # fp16 halves the weights
+    assert comparison["drop"] <= 0.05
+
+
+def test_loaded_model_moves_inputs_to_the_gpu_and_outputs_back(tiny_classifier_dir) -> None:
+    from compressors.loaders import load_model, load_tokenizer
+    from pytest_compressgate.tasks.base import LoadedModel
+
+    model = LoadedModel(load_model(tiny_classifier_dir, task="text-classification", device="cuda"),
+                        load_tokenizer(tiny_classifier_dir), "source")
+    assert model.device.startswith("cuda")
+    logits = model(**model.tokenizer(["a short text"], return_tensors="pt")).logits
+    assert logits.device.type == "cpu" and logits.shape[0] == 1
+
+
+def test_gptq_artifact_is_quantized_on_the_gpu_and_runs_there(tmp_path) -> None:
+    import torch
+
+    pytest.importorskip("gptqmodel", reason="the gptq extra is not installed")
+    from compressors import Context, compress
+    from compressors.loaders import load_model, load_tokenizer
+    from tests.tinymodels import causal_lm_perplexity, heldout_texts, tiny_llama, write_calibration
+
+    source_dir = tiny_llama(tmp_path / "llama", hidden=256, intermediate=1024, layers=2, heads=4, kv_heads=4,
+                            train_steps=20)
+    step = {"method": "gptq", "bits": 4, "group_size": 128, "num_samples": 32, "max_length": 128,
+            "calibration": str(write_calibration(tmp_path / "calib.jsonl", n=32))}
+    artifact = compress(source_dir, step, tmp_path / "gptq", context=Context(task="causal-lm", hardware="cuda"))
+    assert artifact.stats["device"] == "cuda"
+    model = load_model(artifact.path, task="causal-lm", device="cuda")
+    source = load_model(source_dir, task="causal-lm", device="cuda")
+    assert model.device.type == "cuda"
+    kernels = sorted({type(m).__name__ for m in model.modules() if hasattr(m, "qweight")})
+    print(f"gptq kernels on {torch.cuda.get_device_name()}: {kernels}")
+    assert kernels and all(m.qweight.is_cuda for m in model.modules() if hasattr(m, "qweight"))
+    texts, tokenizer = heldout_texts(32), load_tokenizer(artifact.path)
+    ppl_source = causal_lm_perplexity(source, tokenizer, texts)
+    ppl_quantized = causal_lm_perplexity(model, tokenizer, texts)
+    print(f"perplexity on the GPU: source {ppl_source:.3f} -> gptq int4 g128 {ppl_quantized:.3f}")
+    assert ppl_quantized <= 1.05 * ppl_source

@@ -104,3 +104,20 @@ def test_refuses_a_graph_without_integer_operators(monkeypatch, tiny_classifier_
     step = {"method": "onnx-static-int8", "calibration": str(calibration_jsonl), "num_samples": 8}
     with pytest.raises(CompressionError, match="no integer operators"):
         compress(tiny_classifier_dir, step, tmp_path / "art")
+
+
+def test_operators_default_to_the_weight_ops_and_can_take_the_presets_list(tiny_classifier_dir, calibration_jsonl,
+                                                                           tmp_path, assert_close_to_source) -> None:
+    step = {"method": "onnx-static-int8", "calibration": str(calibration_jsonl), "num_samples": 16}
+    default = compress(tiny_classifier_dir, step, tmp_path / "default")
+    assert default.stats["operators"] == ["MatMul", "Gemm", "Gather"]
+    preset = compress(tiny_classifier_dir, {**step, "operators": []}, tmp_path / "preset")
+    assert "LayerNormalization" in preset.stats["operators"] and "Where" not in preset.stats["operators"]
+    assert_close_to_source(load_model(default.path, task="text-classification"))
+
+
+def test_unknown_operator_is_named_with_a_suggestion(tiny_classifier_dir, calibration_jsonl, tmp_path) -> None:
+    step = {"method": "onnx-static-int8", "calibration": str(calibration_jsonl), "operators": ["Matmul"]}
+    with pytest.raises(ConfigError, match="operators: 'Matmul' is not an op type .* Did you mean 'MatMul'"):
+        compress(tiny_classifier_dir, step, tmp_path / "art")
+    assert not (tmp_path / "art").exists()

@@ -21,8 +21,10 @@ def parse_targets(value: str) -> tuple[str, ...]:
 
 
 def parse_ref(value: str) -> str:
-    if not _NAME.match(value):
-        raise argparse.ArgumentTypeError(f"expected a baseline name of letters, digits, '.', '_' or '-', got {value!r}")
+    if not (_NAME.match(value) or value.endswith(".json")):
+        raise argparse.ArgumentTypeError(
+            f"expected a baseline name of letters, digits, '.', '_' or '-' (like 'main'), or a path to a "
+            f"compressgate.json report, got {value!r}")
     return value
 
 
@@ -46,6 +48,14 @@ def addoption(parser: pytest.Parser) -> None:
     group.addoption("--compress-gate-require-hardware", action="store_true", default=None,
                     help="fail, instead of skip, the parts of a target whose hardware this machine lacks. "
                          "Default: off (ini: compress_gate_require_hardware).")
+    group.addoption("--compress-gate-baseline", metavar="REF", type=parse_ref, default=None,
+                    help="show how each row's drop moved since baseline REF: a name saved with "
+                         "--compress-gate-save-baseline, or a compressgate.json report (say, the main branch's). "
+                         "Default: none (ini: compress_gate_baseline).")
+    group.addoption("--compress-gate-save-baseline", metavar="REF", type=parse_ref, default=None,
+                    help="keep this run's results as baseline REF (in the cache dir's baselines/, or at a .json "
+                         "path). Default: not kept.")
+    parser.addini("compress_gate_baseline", "baseline to compare with (see --compress-gate-baseline)", default=None)
     parser.addini("compress_gate_config", "gate config file (see --compress-gate-config)", default=None)
     parser.addini("compress_gate_report", "report directory (see --compress-gate-report)", default=None)
     parser.addini("compress_gate_early_stop", "early stopping (see --compress-gate-early-stop)", type="bool",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .session import GateSession
 
 SESSION = pytest.StashKey["GateSession"]()
+BASELINE = pytest.StashKey["tuple[str, list[dict[str, Any]]]"]()  # (ref, the baseline's rows)
 CONFIG_PATH = pytest.StashKey["Path | None"]()
 OFF_REASON = "compress gate is off: run `pytest --compress-gate` to build and score the compressed models"
 
@@ -61,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--compress-gate-targets: unknown target(s) {', '.join(unknown)}; declared: {', '.join(gate_config.targets)}"
         )
     report = option_or_ini(config, "compress_gate_report")
+    baseline = config.getoption("compress_gate_baseline") or config.getini("compress_gate_baseline") or None
     options = GateOptions(
         enabled=config.getoption("compress_gate"),
         targets=targets,
@@ -68,7 +70,18 @@ def pytest_configure(config: pytest.Config) -> None:
         early_stop=bool(option_or_ini(config, "compress_gate_early_stop")),
         require_hardware=bool(option_or_ini(config, "compress_gate_require_hardware")),
         report_dir=Path(report) if report else None,
+        baseline=baseline,
+        save_baseline=config.getoption("compress_gate_save_baseline"),
     )
+    if options.enabled and baseline and not hasattr(config, "workerinput"):  # read once, by the controller
+        from .report.baseline import BaselineError, baseline_path, load_baseline
+
+        try:
+            rows = load_baseline(baseline, baseline_path(baseline, cache_dir=gate_config.cache_dir,
+                                                         root=config.rootpath))
+        except BaselineError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.stash[BASELINE] = (baseline, rows)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
 
@@ -208,6 +221,10 @@ def write_summary(terminalreporter, config: pytest.Config, results: list[dict[st
         from .report.rows import adjust_holm
 
         adjust_holm(results)
+    if BASELINE in config.stash:
+        from .report.baseline import attach
+
+        attach(results, config.stash[BASELINE][1], config.stash[BASELINE][0])
     terminalreporter.write_sep("=", "compress gate")
     width = max(config.get_terminal_writer().fullwidth, 240)  # never elide numbers; CI logs do not wrap
     terminalreporter.write(render_table(results, width=width, color=terminalreporter.hasmarkup))
@@ -221,6 +238,12 @@ def write_summary(terminalreporter, config: pytest.Config, results: list[dict[st
         (report_dir / "compressgate.md").write_text(markdown, encoding="utf-8")
         write_plot(report_dir / "compressgate.png", results)
         terminalreporter.write_line(f"compress gate reports written to {report_dir}")
+    if session is not None and session.options.save_baseline:
+        from .report.baseline import baseline_path, save_baseline
+
+        ref = session.options.save_baseline
+        path = save_baseline(baseline_path(ref, cache_dir=session.config.cache_dir, root=config.rootpath), results)
+        terminalreporter.write_line(f"compress gate baseline {ref!r} saved to {path}")
     failed = [r for r in results if not r["passed"] and not r.get("stage")]
     if failed:
         first = failed[0].get("nodeid") or f"-k '{failed[0]['task']} and {failed[0]['target']}'"

@@ -32,6 +32,8 @@ class GateOptions:
     early_stop: bool = False
     require_hardware: bool = False
     report_dir: Path | None = None
+    baseline: str | None = None  # a name or a .json path (see report/baseline.py)
+    save_baseline: str | None = None
 
 
 @dataclass
@@ -287,6 +289,7 @@ class GateSession:
             else:
                 comparison = compare(**common, compressed=self.predictions(task_name, stage.key, stage.artifact.path,
                                                                            label, device=device))
+            comparison.keys.update(source=self.source_key, examples=self._data_key(task), artifact=stage.key)
             comparison.performance.update(artifact_bytes=stage.artifact.manifest.get("bytes_on_disk"),
                                           stats=stage.artifact.stats, cache_hit=stage.cache_hit,
                                           device=self._scored_on.get(stage.key, device))

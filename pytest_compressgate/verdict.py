@@ -40,6 +40,7 @@ class Comparison:
     stage: str | None = None  # for stacked recipes: which stage was scored
     performance: dict[str, Any] = field(default_factory=dict)  # size / speed figures and their gates
     examples_used: int | None = None  # fewer than n when early stopping decided the verdict
+    keys: dict[str, str] = field(default_factory=dict)  # content keys of the source, examples and artifact
 
     @property
     def item_id(self) -> str:

@@ -7,12 +7,14 @@ import platform
 from pathlib import Path
 from typing import Any
 
+SCHEMA = "compressgate-report/1"
+
 
 def write_json(path: Path, comparisons: list[dict[str, Any]], *, extra: dict[str, Any] | None = None) -> Path:
     from ..cache import library_versions
 
     document = {
-        "schema": "compressgate-report/1",
+        "schema": SCHEMA,
         "passed": all(c["passed"] for c in comparisons),
         "comparisons": comparisons,
         "machine": {"python": platform.python_version(), "machine": platform.machine()},

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rows import COLUMNS, failures, row
+from .rows import baseline_header, columns, failures, row
 
 
 def render_markdown(comparisons: list[dict[str, Any]]) -> str:
     failed = failures(comparisons)
     head = "### Compress gate: " + (f"❌ {len(failed)} failing" if failed else "✅ all tasks within thresholds")
-    lines = [head, "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    shown = columns(comparisons)
+    header = [baseline_header(comparisons) if c == "vs baseline" else c for c in shown]
+    lines = [head, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(shown)]
     for comparison in comparisons:
         values = row(comparison)
         if values["verdict"] == "FAIL":
             values["verdict"] = "❌ FAIL"
         elif values["verdict"] == "PASS":
             values["verdict"] = "✅ PASS"
-        lines.append("| " + " | ".join(values[c] for c in COLUMNS) + " |")
+        lines.append("| " + " | ".join(values[c] for c in shown) + " |")
     if failed:
         lines += ["", "<details><summary>Why it failed</summary>", "", "```"]
         lines += [f"{c['task']}[{c['target']}]: " + "; ".join(c["failures"]) for c in failed]

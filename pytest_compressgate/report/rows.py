@@ -5,7 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 COLUMNS = ("task", "target", "stage", "metric", "source", "compressed", "drop", "interval", "allowed",
-           "p", "n", "size", "speedup", "latency", "verdict")
+           "p", "n", "size", "speedup", "latency", "verdict", "vs baseline")
+
+
+def columns(comparisons: list[dict[str, Any]]) -> list[str]:
+    """The columns worth showing: ``stage`` only for stacked recipes, ``vs baseline`` only against one."""
+    staged = any(c.get("stage") for c in comparisons)
+    ref = next((c["baseline"]["ref"] for c in comparisons if c.get("baseline")), None)
+    return [c for c in COLUMNS if (c != "stage" or staged) and (c != "vs baseline" or ref)]
+
+
+def baseline_header(comparisons: list[dict[str, Any]]) -> str:
+    ref = next((c["baseline"]["ref"] for c in comparisons if c.get("baseline")), "")
+    return f"Δdrop vs {ref}" if ref else ""
 
 
 def _fmt(value: float | None, spec: str = ".4f") -> str:
@@ -14,6 +26,8 @@ def _fmt(value: float | None, spec: str = ".4f") -> str:
 
 def row(c: dict[str, Any]) -> dict[str, str]:
     """Display strings for one comparison (as produced by ``Comparison.to_json``)."""
+    from .baseline import cell
+
     interval = c.get("interval")
     perf = c.get("performance") or {}
     n = str(c["n"]) if not c.get("examples_used") or c["examples_used"] >= c["n"] else f"{c['examples_used']}/{c['n']}"
@@ -38,6 +52,7 @@ def row(c: dict[str, Any]) -> dict[str, str]:
         "speedup": f"{perf['speedup']:.2f}x" if perf.get("speedup") else "—",
         "latency": f"{perf['compressed']['latency_ms_median']:.1f}ms" if perf.get("compressed") else "—",
         "verdict": verdict,
+        "vs baseline": cell(c),
     }
 
 

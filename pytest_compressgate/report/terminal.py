@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from .rows import COLUMNS, row
+from .rows import baseline_header, columns, row
 
 STYLE = {"PASS": "bold green", "FAIL": "bold red", "stage": "dim"}
 
@@ -15,9 +15,10 @@ def render_table(comparisons: list[dict[str, Any]], *, width: int = 160, color: 
     from rich.table import Table
 
     table = Table(title="compress gate", header_style="bold", show_lines=False)
-    shown = [c for c in COLUMNS if c != "stage" or any(x.get("stage") for x in comparisons)]
+    shown = columns(comparisons)
     for column in shown:
-        table.add_column(column, justify="right" if column not in ("task", "target", "stage", "metric") else "left",
+        table.add_column(baseline_header(comparisons) if column == "vs baseline" else column,
+                         justify="right" if column not in ("task", "target", "stage", "metric") else "left",
                          no_wrap=True)
     for comparison in comparisons:
         values = row(comparison)

@@ -1,0 +1,85 @@
+"""Baselines: one run's results kept under a name, and later runs' rows compared with them.
+
+    pytest --compress-gate --compress-gate-save-baseline=main    # on the main branch
+    pytest --compress-gate --compress-gate-baseline=main         # on a pull request
+
+A baseline is a compressgate.json report. A name is kept in ``<cache_dir>/baselines/<name>.json``; a
+path ending in ``.json`` is used as it is, so the report a main-branch CI job uploaded can serve as the
+baseline of a pull request's job. Each row then says how its drop moved since the baseline, or why it
+cannot be compared (new row, different examples).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .json_report import SCHEMA, write_json
+
+
+class BaselineError(Exception):
+    """A baseline that cannot be read: says which file and what to do."""
+
+
+def baseline_path(ref: str, *, cache_dir: Path, root: Path) -> Path:
+    if ref.endswith(".json"):
+        path = Path(ref)
+        return path if path.is_absolute() else root / path
+    return cache_dir / "baselines" / f"{ref}.json"
+
+
+def load_baseline(ref: str, path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        saved = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
+        raise BaselineError(
+            f"--compress-gate-baseline={ref}: no baseline at {path} (saved here: {', '.join(saved) or 'none'}). "
+            f"Save one with `pytest --compress-gate --compress-gate-save-baseline={ref}`")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BaselineError(f"--compress-gate-baseline={ref}: {path} is not readable JSON ({exc})") from None
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA \
+            or not isinstance(document.get("comparisons"), list):
+        found = document.get("schema") if isinstance(document, dict) else type(document).__name__
+        raise BaselineError(f"--compress-gate-baseline={ref}: {path} is not a compress gate report "
+                            f"(schema {SCHEMA!r} expected, found {found!r})")
+    return document["comparisons"]
+
+
+def save_baseline(path: Path, results: list[dict[str, Any]]) -> Path:
+    """Keep this run's rows (without their baseline notes) as a baseline; written atomically."""
+    return write_json(path, [{k: v for k, v in c.items() if k != "baseline"} for c in results])
+
+
+def _row_key(c: dict[str, Any]) -> tuple:
+    return c["task"], c["target"], c.get("stage")
+
+
+def attach(results: list[dict[str, Any]], baseline: list[dict[str, Any]], ref: str) -> None:
+    """Add ``baseline`` to each row: the baseline's drop and how this run's drop moved since (positive =
+    worse, in metric units), or why the two cannot be compared."""
+    then = {_row_key(c): c for c in baseline}
+    for c in results:
+        old = then.get(_row_key(c))
+        if old is None:
+            c["baseline"] = {"ref": ref, "status": "new"}
+            continue
+        keys, old_keys = c.get("keys") or {}, old.get("keys") or {}
+        note = {"ref": ref, "drop": old["drop"], "compressed_score": old["compressed_score"], "passed": old["passed"]}
+        if keys.get("examples") != old_keys.get("examples") or c["metric"] != old["metric"]:
+            c["baseline"] = {**note, "status": "different examples"}
+            continue
+        same_model = keys.get("artifact") == old_keys.get("artifact") and keys.get("source") == old_keys.get("source")
+        c["baseline"] = {**note, "status": "same models" if same_model else "rebuilt",
+                         "drop_change": c["drop"] - old["drop"]}
+
+
+def cell(c: dict[str, Any]) -> str:
+    """The table cell: the drop's change since the baseline, or why there is none."""
+    note = c.get("baseline")
+    if note is None:
+        return "—"
+    if "drop_change" not in note:
+        return note["status"]
+    return f"{note['drop_change']:+.4f}"

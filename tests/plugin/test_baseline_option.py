@@ -1,0 +1,91 @@
+"""--compress-gate-save-baseline keeps a run's results; --compress-gate-baseline shows how each row's drop
+moved since then, or why it cannot be compared."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_compressgate.report.baseline import BaselineError, attach, load_baseline
+
+
+def _comparisons(pytester: pytest.Pytester) -> list[dict]:
+    return json.loads((pytester.path / "reports" / "compressgate.json").read_text())["comparisons"]
+
+
+def test_saved_baseline_is_compared_with_the_next_run(pytester: pytest.Pytester, gate_project) -> None:
+    path = gate_project(max_drop=0.2)
+    saved = pytester.runpytest("--compress-gate", "--compress-gate-save-baseline=main-a")
+    saved.assert_outcomes(passed=1)
+    saved.stdout.fnmatch_lines(["*compress gate baseline 'main-a' saved to *baselines/main-a.json"])
+
+    same = pytester.runpytest("--compress-gate", "--compress-gate-baseline=main-a", "--compress-gate-report=reports")
+    same.assert_outcomes(passed=1)
+    same.stdout.fnmatch_lines(["*Δdrop vs main-a*", "*intent*cpu-int8*+0.0000*"])
+    (row,) = _comparisons(pytester)
+    assert row["baseline"]["status"] == "same models" and row["baseline"]["drop_change"] == 0.0
+    assert "| Δdrop vs main-a |" in (pytester.path / "reports" / "compressgate.md").read_text().splitlines()[2]
+
+    # another recipe: the artifact is rebuilt and the row says how far its drop moved
+    path.write_text(path.read_text().replace("per_channel = true", "per_channel = false"))
+    rebuilt = pytester.runpytest("--compress-gate", "--compress-gate-baseline=main-a", "--compress-gate-report=reports")
+    rebuilt.assert_outcomes(passed=1)
+    (row,) = _comparisons(pytester)
+    assert row["baseline"]["status"] == "rebuilt"
+    assert row["baseline"]["drop_change"] == pytest.approx(row["drop"] - row["baseline"]["drop"])
+
+
+def test_other_examples_are_not_compared(pytester: pytest.Pytester, gate_project, tiny_test_data) -> None:
+    gate_project(max_drop=0.2)
+    pytester.runpytest("--compress-gate", "--compress-gate-save-baseline=main-b").assert_outcomes(passed=1)
+    fewer = pytester.path / "fewer.jsonl"
+    fewer.write_text("".join(tiny_test_data.read_text().splitlines(keepends=True)[:100]))
+    gate_project(max_drop=0.2, **{str(tiny_test_data): str(fewer)})
+    result = pytester.runpytest("--compress-gate", "--compress-gate-baseline=main-b", "--compress-gate-report=reports")
+    result.assert_outcomes(passed=1)
+    (row,) = _comparisons(pytester)
+    assert row["baseline"]["status"] == "different examples" and "drop_change" not in row["baseline"]
+    result.stdout.fnmatch_lines(["*different examples*"])
+
+
+def test_a_report_file_serves_as_the_baseline(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project(max_drop=0.2)
+    pytester.runpytest("--compress-gate", "--compress-gate-report=main-report").assert_outcomes(passed=1)
+    result = pytester.runpytest("--compress-gate", "--compress-gate-baseline=main-report/compressgate.json",
+                                "--compress-gate-report=reports")
+    result.assert_outcomes(passed=1)
+    (row,) = _comparisons(pytester)
+    assert row["baseline"]["ref"] == "main-report/compressgate.json" and row["baseline"]["drop_change"] == 0.0
+
+
+def test_missing_baseline_is_a_usage_error_that_says_how_to_save_one(pytester: pytest.Pytester,
+                                                                     gate_project) -> None:
+    gate_project(max_drop=0.2)
+    result = pytester.runpytest("--compress-gate", "--compress-gate-baseline=nowhere")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--compress-gate-baseline=nowhere: no baseline at *nowhere.json*"
+                                 "Save one with `pytest --compress-gate --compress-gate-save-baseline=nowhere`"])
+
+
+def test_bad_ref_is_rejected_by_the_option_parser(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project(max_drop=0.2)
+    result = pytester.runpytest("--compress-gate", "--compress-gate-baseline=not a name")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*expected a baseline name*or a path to a compressgate.json report*"])
+
+
+def test_a_file_that_is_not_a_report_is_refused(tmp_path) -> None:
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"schema": "something-else", "rows": []}))
+    with pytest.raises(BaselineError, match="is not a compress gate report .*found 'something-else'"):
+        load_baseline("other.json", path)
+    path.write_text("{not json")
+    with pytest.raises(BaselineError, match="is not readable JSON"):
+        load_baseline("other.json", path)
+
+
+def test_rows_without_a_baseline_row_are_new() -> None:
+    now = [{"task": "intent", "target": "gpu", "stage": None, "metric": "accuracy", "drop": 0.01}]
+    attach(now, [], "main")
+    assert now[0]["baseline"] == {"ref": "main", "status": "new"}

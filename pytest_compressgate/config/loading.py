@@ -42,7 +42,8 @@ def read_table(path: Path) -> tuple[dict[str, Any], str]:
     return data, ""
 
 
-def load_config(path: Path) -> GateConfig:
+def load_config(path: str | Path) -> GateConfig:
+    path = Path(path)
     table, prefix = read_table(path)
     try:
         return build_config(table, path=path, prefix=prefix)
@@ -88,6 +89,7 @@ def build_config(table: Mapping[str, Any], *, path: Path, prefix: str = "") -> G
         name: build_task(name, require_table(t, _key(prefix, "tasks", name)), _key(prefix, "tasks", name), targets)
         for name, t in tasks_table.items()
     }
+    check_source_task(source.task, tasks, prefix)
     cache_dir = Path(coerce(table.get("cache_dir", ".compressgate"), str, _key(prefix, "cache_dir")))
     registry = coerce(table.get("registry", "sqlite:///" + str(cache_dir / "registry.db")), str, _key(prefix, "registry"))
     return GateConfig(
@@ -101,6 +103,28 @@ def build_config(table: Mapping[str, Any], *, path: Path, prefix: str = "") -> G
         seed=coerce(table.get("seed", 0), int, _key(prefix, "seed")),
         holm=coerce(table.get("holm", False), bool, _key(prefix, "holm")),
     )
+
+
+def check_source_task(source_task: str, tasks: Mapping[str, TaskConfig], prefix: str) -> None:
+    """The source's task decides its model class (its head); every task must be able to score that class."""
+    from compressors.modelio import TASK_CLASSES
+
+    from ..tasks import TASK_TYPES
+
+    if source_task not in TASK_CLASSES:
+        close = difflib.get_close_matches(source_task, list(TASK_CLASSES), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{_key(prefix, 'source', 'task')}: unknown model task {source_task!r}.{hint} "
+                          f"Valid: {', '.join(sorted(TASK_CLASSES))}.")
+    for name, task in tasks.items():
+        accepted = TASK_TYPES.get(task.type).source_tasks()
+        if source_task not in accepted:
+            fitting = sorted(n for n in TASK_TYPES.names() if source_task in TASK_TYPES.get(n).source_tasks())
+            raise ConfigError(
+                f"{_key(prefix, 'tasks', name, 'type')}: a {task.type!r} task cannot score the source, which "
+                f"{_key(prefix, 'source', 'task')} = {source_task!r} loads as {TASK_CLASSES[source_task][0]}. "
+                f"Set source.task to one of {', '.join(accepted)}, or use a task type for this model: "
+                f"{', '.join(fitting)}.")
 
 
 def build_target(name: str, table: Mapping[str, Any], where: str) -> TargetConfig:

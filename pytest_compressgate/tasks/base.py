@@ -106,7 +106,18 @@ class TaskType:
     default_metric: ClassVar[str]
     metrics: ClassVar[tuple[str, ...]]
     model_task: ClassVar[str]  # which model class serves it (see compressors.modelio.TASK_CLASSES)
+    other_model_tasks: ClassVar[tuple[str, ...]] = ()  # other model tasks whose classes serve it too
     examples_cls: ClassVar[type[Examples]] = Examples  # what load() returns; rebuilt from the JSON cache
+
+    @classmethod
+    def source_tasks(cls) -> list[str]:
+        """The ``source.task`` values whose model class this task type can score (all for ``any``)."""
+        from compressors.modelio import TASK_CLASSES
+
+        if cls.model_task == "any":
+            return sorted(TASK_CLASSES)
+        wanted = {TASK_CLASSES[t][0] for t in (cls.model_task, *cls.other_model_tasks)}
+        return sorted(t for t, (auto, _) in TASK_CLASSES.items() if auto in wanted)
 
     @classmethod
     def options_fields(cls) -> list[str]:

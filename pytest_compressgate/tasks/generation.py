@@ -119,6 +119,7 @@ class TextGeneration(StoredScoresTask):
     default_metric = "exact_match"
     metrics = ("exact_match", "rouge_l")
     model_task = "causal-lm"
+    other_model_tasks = ("summarization",)  # greedy generation works the same with an encoder-decoder
     own_metrics = {"exact_match": GENERATION_EXACT_MATCH}
 
     def load(self, data: str, options: GenerationOptions, *, split: str, max_examples: int | None,
@@ -162,3 +163,4 @@ class Summarization(TextGeneration):
     options_cls = SummarizationOptions
     default_metric = "rouge_l"
     model_task = "summarization"
+    other_model_tasks = ("causal-lm",)  # a decoder-only model summarizes from a prompt

@@ -107,3 +107,33 @@ def test_stage_thresholds_must_name_a_stage(tmp_path: Path) -> None:
     text = GOOD.replace("min_size_ratio = 3", "stages = { 3 = { max_drop = 0.1 } }")
     with pytest.raises(ConfigError, match=r"stages.3: expected a stage number from 0 to 0"):
         load_config(write(tmp_path, text))
+
+
+def test_a_task_type_the_source_model_cannot_serve_is_named(tmp_path: Path) -> None:
+    text = GOOD.replace('metric = "macro_f1"\n', 'type = "perplexity"\n').replace('text_column = "utterance"\n', "")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    message = str(info.value)
+    assert "tool.compressgate.tasks.intent.type: a 'perplexity' task cannot score the source" in message
+    assert "tool.compressgate.source.task = 'text-classification' loads as AutoModelForSequenceClassification" in message
+    assert "Set source.task to one of causal-lm, text-generation" in message
+    assert "use a task type for this model: custom, text-classification." in message
+
+
+def test_unknown_source_task_gets_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="source.task: unknown model task 'text-clasification'. "
+                                          "Did you mean 'text-classification'"):
+        load_config(write(tmp_path, GOOD.replace('task = "text-classification"', 'task = "text-clasification"')))
+
+
+@pytest.mark.parametrize(("source_task", "task_type"), [
+    ("causal-lm", "summarization"), ("summarization", "text-generation"), ("causal-lm", "perplexity"),
+    ("feature-extraction", "retrieval"), ("embedding-similarity", "embedding-similarity"),
+    ("question-answering", "custom"),
+])
+def test_compatible_pairs_load(tmp_path: Path, source_task: str, task_type: str) -> None:
+    text = (GOOD.replace('task = "text-classification"', f'task = "{source_task}"')
+            .replace('metric = "macro_f1"\n', f'type = "{task_type}"\n').replace('text_column = "utterance"\n', ""))
+    if task_type == "custom":
+        text = text.replace(f'type = "{task_type}"\n', f'type = "{task_type}"\nscorer = "mymod:score"\n')
+    assert load_config(write(tmp_path, text)).tasks["intent"].type == task_type

@@ -6,6 +6,7 @@ heavy machinery is imported only when a project declares a gate and a gate item 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,8 +164,11 @@ class GateItem(pytest.Item):
             pytest.skip(message)
         comparison = session.compare(self.task, self.target)
         for c in session.comparisons_for(self.task, self.target):
-            self.user_properties.append(("compressgate", {**c.to_json(), "nodeid": self.nodeid}))
+            # JSON text, not a dict: --junitxml writes properties as text, and JSON stays machine-readable there
+            self.user_properties.append(("compressgate", json.dumps({**c.to_json(), "nodeid": self.nodeid},
+                                                                    default=str)))
             self.config.hook.pytest_compressgate_comparison(comparison=c)
+        self.user_properties.extend(junit_properties(comparison))
         if not comparison.passed:
             raise GateFailure(comparison)
 
@@ -194,6 +198,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     gate.close()
 
 
+def junit_properties(c) -> list[tuple[str, str]]:
+    """The verdict's numbers as flat properties, which ``--junitxml`` reports show per test case."""
+    numbers = {"metric": c.metric, "source_score": f"{c.source_score:.4f}", "compressed_score": f"{c.compressed_score:.4f}",
+               "drop": f"{c.drop:+.4f}", "allowed_drop": f"{c.allowed_drop:.4f}", "n": str(c.n),
+               "p_value": "" if c.p_value is None else f"{c.p_value:.3g}", "verdict": "PASS" if c.passed else "FAIL"}
+    if c.interval is not None:
+        numbers["interval"] = f"[{c.interval.low:+.4f}, {c.interval.high:+.4f}]"
+    return [(f"compressgate.{name}", value) for name, value in numbers.items()]
+
+
 class ResultCollector:
     """Gathers comparisons from test reports, so results from pytest-xdist workers reach one summary."""
 
@@ -203,7 +217,7 @@ class ResultCollector:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
-            self.results.extend(value for name, value in report.user_properties if name == "compressgate")
+            self.results.extend(json.loads(value) for name, value in report.user_properties if name == "compressgate")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.results:

@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=("table", "markdown", "json"), default="table",
                         help="output format. Default: table.")
     report.add_argument("--output", metavar="FILE", help="write to FILE. Default: standard output.")
+    report.add_argument("--baseline", metavar="FILE",
+                        help="another compressgate.json (say, the main branch's): add how each row's drop moved "
+                             "since then. Default: none.")
     report.add_argument("--config", metavar="PATH",
                         help="resolve a relative --from against this config's folder. Default: the working directory.")
     report.set_defaults(handler=cmd_report)
@@ -211,6 +214,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise CliError(f"{path} is not a compress gate report (no 'schema': 'compressgate-report/1'); "
                        "pass --from the folder given to --compress-gate-report")
     comparisons = document["comparisons"]
+    if args.baseline:
+        from .report.baseline import BaselineError, attach, load_baseline
+
+        try:
+            attach(comparisons, load_baseline(args.baseline, Path(args.baseline)), args.baseline)
+        except BaselineError as exc:
+            raise CliError(str(exc).replace("--compress-gate-baseline=", "--baseline ")) from None
     if args.format == "table":
         text = render_table(comparisons, width=240)
     elif args.format == "markdown":

@@ -226,3 +226,15 @@ def test_build_builds_and_registers_every_stage(capsys, tmp_path, monkeypatch, t
     assert code == 0 and "0 built, 1 from cache" in out and "registry: 0 new" in out
     code, out, _ = run(capsys, "registry", "list")
     assert code == 0 and "cpu-int8" in out and "UNEVALUATED" in out
+
+
+def test_report_against_a_baseline_report(capsys, report_dir, tmp_path):
+    document = json.loads((report_dir / "compressgate.json").read_text())
+    document["comparisons"][0]["drop"] = 0.004  # main's cpu-int8 row lost less
+    baseline = tmp_path / "main.json"
+    baseline.write_text(json.dumps(document))
+    code, out, _ = run(capsys, "report", "--from", str(report_dir), "--format", "markdown", "--baseline", str(baseline))
+    assert code == 0 and f"| Δdrop vs {baseline} |" in out
+    assert "| +0.0060 |" in out and "| +0.0000 |" in out  # cpu-int8 moved by 0.006 since main; edge did not
+    code, _, err = run(capsys, "report", "--from", str(report_dir), "--baseline", str(tmp_path / "missing.json"))
+    assert code == 2 and "--baseline " in one_line_error(err) and "no baseline at" in one_line_error(err)

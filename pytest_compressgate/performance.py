@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 PAUSE_S = 0.3  # untimed pause between models' turns: OpenMP / ONNX Runtime threads spin after a run
+SPEED_METHOD = 2  # part of the timings' cache key: bump when measure_speed changes, so old timings are redone
 WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".onnx_data", ".data")
 
 

@@ -17,7 +17,7 @@ from compressors.base import Artifact, Context, ModelFormat, compress, parse_ste
 
 from .cache import CacheStore, hash_path, library_versions, make_key
 from .config import GateConfig, TargetConfig, TaskConfig
-from .performance import Performance, Timing, check_gates, measure_sizes, measure_speed
+from .performance import SPEED_METHOD, Performance, Timing, check_gates, measure_sizes, measure_speed
 from .tasks import TASK_TYPES, Examples, LoadedModel, Predictions
 
 if TYPE_CHECKING:
@@ -312,7 +312,7 @@ class GateSession:
         perf = measure_sizes(self.source_dir, final.artifact.path, final.artifact.stats)
         texts = self._timing_texts()
         if texts:
-            key = make_key(kind="speed", artifact=final.key, source=self.source_key,
+            key = make_key(kind="speed", artifact=final.key, source=self.source_key, method=SPEED_METHOD,
                            machine=dataclasses.asdict(detect_machine()))
 
             def run() -> dict[str, Any]:

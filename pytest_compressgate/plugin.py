@@ -161,7 +161,7 @@ class GateItem(pytest.Item):
             message = f"{missing}; artifact built at {artifact.path}"
             if session.options.require_hardware:
                 pytest.fail(f"{message} (--compress-gate-require-hardware is set)", pytrace=False)
-            pytest.skip(message)
+            skip_at_item(message)
         comparison = session.compare(self.task, self.target)
         for c in session.comparisons_for(self.task, self.target):
             # JSON text, not a dict: --junitxml writes properties as text, and JSON stays machine-readable there
@@ -196,6 +196,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     finally:
         registry.close()
     gate.close()
+
+
+def skip_at_item(reason: str) -> None:
+    """Skip, reported at the test's own location (the config file for gate items), not at this plugin's line.
+    ``_use_item_location`` is how pytest itself places skips from marks; a pytest without it still skips."""
+    try:
+        exc = pytest.skip.Exception(reason, _use_item_location=True)
+    except TypeError:
+        pytest.skip(reason)
+    raise exc
 
 
 def junit_properties(c) -> list[tuple[str, str]]:
@@ -293,7 +303,7 @@ def compressed_model(request: pytest.FixtureRequest, compress_gate: GateSession)
     if missing:
         if compress_gate.options.require_hardware:
             pytest.fail(f"{missing} (--compress-gate-require-hardware is set)", pytrace=False)
-        pytest.skip(missing)
+        skip_at_item(missing)
     return compress_gate.compressed_model(target)
 
 

@@ -12,12 +12,16 @@ from .modelio import load_transformers, ort_class
 from .registry import Registry
 
 # (path, task, manifest stats, trust_remote_code, device) -> model. ``device`` is where the caller wants it
-# ("cpu" or "cuda"); a format whose kernels run only on CPU loads there, and the model's ``device`` says so.
+# ("cpu", "cuda", or "auto" for accelerate's device_map over every GPU, which formats other than plain
+# transformers read as "cuda"); a format whose kernels run only on CPU loads there, and the model's
+# ``device`` says where it landed.
 Loader = Callable[[Path, str, dict[str, Any], bool, str], Any]
 LOADERS: Registry[Loader] = Registry("model format")
 
 
 def _transformers(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool, device: str) -> Any:
+    if device == "auto":  # accelerate places the layers over every GPU (and CPU memory if they run out)
+        return load_transformers(path, task, trust_remote_code=trust_remote_code, device_map="auto")
     return load_transformers(path, task, trust_remote_code=trust_remote_code).to(device)
 
 
@@ -48,6 +52,8 @@ def load_model(path: str | Path, *, task: str, trust_remote_code: bool = False, 
     path = Path(path)
     manifest = manifest_of(path)
     fmt = manifest.get("format", ModelFormat.TRANSFORMERS.value)
+    if device == "auto" and fmt != ModelFormat.TRANSFORMERS.value:
+        device = "cuda"
     return LOADERS.get(fmt)(path, task, manifest.get("stats", {}), trust_remote_code, device)
 
 

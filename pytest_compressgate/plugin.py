@@ -292,7 +292,7 @@ def compress_gate(request: pytest.FixtureRequest) -> GateSession:
 @pytest.fixture(scope="session")
 def source_model(compress_gate: GateSession):
     """The source model, loaded for inference (a ``LoadedModel``: ``.model`` and ``.tokenizer``)."""
-    return compress_gate.load(compress_gate.source_dir, "source")
+    return compress_gate.load(compress_gate.source_dir, "source", compress_gate.source_device)
 
 
 @pytest.fixture

@@ -213,7 +213,7 @@ class GateSession:
 
     def device(self, target_name: str) -> str:
         """Where a target's artifacts run: its GPU for a CUDA target on a machine that has one, else CPU.
-        The source is scored on CPU, the reference every target is compared with."""
+        The source, the reference every target is compared with, is scored where source.device says."""
         from .targets import PRESETS, detect_machine
 
         preset = PRESETS.get(self.target(target_name).hardware)
@@ -247,8 +247,12 @@ class GateSession:
         self._scored_on[model_key] = self._predictions[memo].extra.get("device", device)
         return self._predictions[memo]
 
+    @property
+    def source_device(self) -> str:
+        return self.config.source.device.value
+
     def source_predictions(self, task_name: str, indices: Sequence[int] | None = None) -> Predictions:
-        return self.predictions(task_name, self.source_key, self.source_dir, "source", indices)
+        return self.predictions(task_name, self.source_key, self.source_dir, "source", indices, self.source_device)
 
     def compare(self, task_name: str, target_name: str) -> Comparison:
         """Score every stage of the target on the task; the final stage's comparison is the verdict."""
@@ -292,7 +296,8 @@ class GateSession:
             comparison.keys.update(source=self.source_key, examples=self._data_key(task), artifact=stage.key)
             comparison.performance.update(artifact_bytes=stage.artifact.manifest.get("bytes_on_disk"),
                                           stats=stage.artifact.stats, cache_hit=stage.cache_hit,
-                                          device=self._scored_on.get(stage.key, device))
+                                          device=self._scored_on.get(stage.key, device),
+                                          source_device=self._scored_on.get(self.source_key, self.source_device))
             results.append(comparison)
         self._gate_performance(target, results[-1])
         failed_stages = [c.stage for c in results[:-1] if not c.passed]
@@ -381,8 +386,12 @@ class GateSession:
         """Why this machine cannot score the target, or None. CPU presets run everywhere (slower)."""
         from .targets import PRESETS, detect_machine
 
+        machine = detect_machine()
+        if self.source_device != "cpu" and PRESETS.get("cuda").missing(machine):
+            return (f"source.device = {self.source_device!r} scores the source on a GPU: this machine lacks "
+                    f"{'; '.join(PRESETS.get('cuda').missing(machine))}")
         preset = PRESETS.get(self.target(target_name).hardware)
-        missing = preset.missing(detect_machine())
+        missing = preset.missing(machine)
         if not missing or not preset.cuda:
             return None
         return f"scoring target {target_name!r} needs {preset.name}: this machine lacks {'; '.join(missing)}"

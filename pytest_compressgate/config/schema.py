@@ -6,10 +6,19 @@ Plain frozen dataclasses, built by ``loading.load_config``; nothing here imports
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from ..modes import DecisionMode
+
+
+class SourceDevice(str, Enum):
+    """Where the source, the reference every target is compared with, is scored."""
+
+    CPU = "cpu"
+    CUDA = "cuda"  # one GPU
+    AUTO = "auto"  # accelerate's device_map="auto": a model too large for one GPU spreads over all of them
 
 
 @dataclass(frozen=True)
@@ -18,6 +27,7 @@ class SourceConfig:
     task: str = "text-classification"  # decides the model class (AutoModelFor...)
     revision: str | None = None
     trust_remote_code: bool = False  # off unless the team turns it on
+    device: SourceDevice = SourceDevice.CPU
 
 
 @dataclass(frozen=True)

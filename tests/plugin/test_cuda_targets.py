@@ -34,6 +34,17 @@ def test_cuda_target_is_scored_and_timed_on_the_gpu(pytester: pytest.Pytester, g
     assert comparison["drop"] <= 0.05
 
 
+def test_source_spread_by_accelerate_is_scored_on_the_gpu(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project(max_drop=0.05, extra=GPU_TARGET,
+                 **{'task = "text-classification" }': 'task = "text-classification", device = "auto" }'})
+    result = pytester.runpytest("--compress-gate", "--compress-gate-require-hardware",
+                                "--compress-gate-targets=gpu-fp16", "--compress-gate-report=reports")
+    result.assert_outcomes(passed=1)
+    (comparison,) = json.loads((pytester.path / "reports" / "compressgate.json").read_text())["comparisons"]
+    assert comparison["performance"]["source_device"].startswith("cuda")
+    assert comparison["performance"]["device"].startswith("cuda")
+
+
 def test_loaded_model_moves_inputs_to_the_gpu_and_outputs_back(tiny_classifier_dir) -> None:
     from compressors.loaders import load_model, load_tokenizer
     from pytest_compressgate.tasks.base import LoadedModel

@@ -19,6 +19,7 @@ def test_reports_are_written(pytester: pytest.Pytester, gate_project, monkeypatc
     assert comparison["task"] == "intent" and comparison["target"] == "cpu-int8" and comparison["n"] == 150
     assert 0 <= comparison["source_score"] <= 1 and comparison["allowed_drop"] == pytest.approx(0.2)
     assert comparison["performance"]["device"] == "cpu"  # where the predictions ran: a CPU target, on CPU
+    assert comparison["performance"]["source_device"] == "cpu"  # source.device defaults to CPU
     markdown = (pytester.path / "reports" / "compressgate.md").read_text()
     assert "| intent | cpu-int8 |" in markdown and "PASS" in markdown
     assert summary.read_text() == markdown

@@ -38,3 +38,12 @@ def test_speed_gates_off_target_are_notes_or_failures(pytester: pytest.Pytester,
     result = pytester.runpytest("--compress-gate", "--compress-gate-targets=arm", "--compress-gate-require-hardware")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*speed gates not checked: this machine lacks a aarch64/arm64 CPU*"])
+
+
+def test_a_source_on_a_missing_gpu_skips_or_fails(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project(**{'task = "text-classification" }': 'task = "text-classification", device = "cuda" }'})
+    skipped = pytester.runpytest("--compress-gate", "-rs")
+    skipped.assert_outcomes(skipped=1)
+    skipped.stdout.fnmatch_lines(["*source.device = 'cuda' scores the source on a GPU: this machine lacks a CUDA GPU*"])
+    failed = pytester.runpytest("--compress-gate", "--compress-gate-require-hardware")
+    failed.assert_outcomes(failed=1)

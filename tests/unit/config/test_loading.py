@@ -137,3 +137,12 @@ def test_compatible_pairs_load(tmp_path: Path, source_task: str, task_type: str)
     if task_type == "custom":
         text = text.replace(f'type = "{task_type}"\n', f'type = "{task_type}"\nscorer = "mymod:score"\n')
     assert load_config(write(tmp_path, text)).tasks["intent"].type == task_type
+
+
+def test_source_device(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD)).source.device.value == "cpu"  # the default
+    text = GOOD.replace('task = "text-classification" }', 'task = "text-classification", device = "auto" }')
+    assert load_config(write(tmp_path, text)).source.device.value == "auto"
+    with pytest.raises(ConfigError, match="source.device = 'tpu' is invalid: expected one of 'cpu', 'cuda', 'auto'"):
+        load_config(write(tmp_path, GOOD.replace('task = "text-classification" }',
+                                                 'task = "text-classification", device = "tpu" }')))

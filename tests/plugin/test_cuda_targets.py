@@ -81,3 +81,23 @@ def test_gptq_artifact_is_quantized_on_the_gpu_and_runs_there(tmp_path) -> None:
     ppl_quantized = causal_lm_perplexity(model, tokenizer, texts)
     print(f"perplexity on the GPU: source {ppl_source:.3f} -> gptq int4 g128 {ppl_quantized:.3f}")
     assert ppl_quantized <= 1.05 * ppl_source
+
+
+def test_device_map_auto_spreads_a_model_over_every_gpu(tiny_classifier_dir) -> None:
+    import torch
+
+    from compressors.loaders import load_model, load_tokenizer
+    from pytest_compressgate.tasks.base import LoadedModel
+
+    model = LoadedModel(load_model(tiny_classifier_dir, task="text-classification", device="auto"),
+                        load_tokenizer(tiny_classifier_dir), "source")
+    placed = set(model.model.hf_device_map.values())
+    print(f"device_map over {torch.cuda.device_count()} GPU(s): {model.model.hf_device_map}")
+    if torch.cuda.device_count() > 1:
+        assert len(placed) > 1  # accelerate's "auto" balances the layers over the GPUs
+    else:
+        assert placed == {0}
+    logits = model(**model.tokenizer(["a short text", "another one"], padding=True, return_tensors="pt")).logits
+    reference = load_model(tiny_classifier_dir, task="text-classification")(
+        **model.tokenizer(["a short text", "another one"], padding=True, return_tensors="pt")).logits
+    assert torch.allclose(logits, reference.detach(), atol=1e-4)

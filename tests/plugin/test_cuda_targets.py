@@ -83,7 +83,7 @@ def test_gptq_artifact_is_quantized_on_the_gpu_and_runs_there(tmp_path) -> None:
     assert ppl_quantized <= 1.05 * ppl_source
 
 
-def test_device_map_auto_spreads_a_model_over_every_gpu(tiny_classifier_dir) -> None:
+def test_device_map_auto_places_the_model_on_the_gpus(tiny_classifier_dir) -> None:
     import torch
 
     from compressors.loaders import load_model, load_tokenizer
@@ -93,10 +93,9 @@ def test_device_map_auto_spreads_a_model_over_every_gpu(tiny_classifier_dir) -> 
                         load_tokenizer(tiny_classifier_dir), "source")
     placed = set(model.model.hf_device_map.values())
     print(f"device_map over {torch.cuda.device_count()} GPU(s): {model.model.hf_device_map}")
-    if torch.cuda.device_count() > 1:
-        assert len(placed) > 1  # accelerate's "auto" balances the layers over the GPUs
-    else:
-        assert placed == {0}
+    # every part on a GPU, none on CPU or disk; accelerate spreads a model over several GPUs only when it
+    # does not fit one (on two H200s this tiny one stays whole on GPU 0)
+    assert placed and placed <= set(range(torch.cuda.device_count()))
     logits = model(**model.tokenizer(["a short text", "another one"], padding=True, return_tensors="pt")).logits
     reference = load_model(tiny_classifier_dir, task="text-classification")(
         **model.tokenizer(["a short text", "another one"], padding=True, return_tensors="pt")).logits

@@ -15,8 +15,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # torch first and pinned: anything else lets pip pull a multi-GB CUDA build on CPU-only machines.
 pip install -q torch==2.13.0 ninja setuptools-scm "setuptools>=68" wheel
 # gptqmodel compiles from source; without CUDA it must be built without build isolation and without
-# its CUDA extension. setuptools-scm (above) keeps seqeval's version readable under --no-build-isolation.
-BUILD_CUDA_EXT=0 GPTQMODEL_FORCE_BUILD=1 pip install -q --no-build-isolation -e ".[all]"
+# its CUDA extension (on a GPU machine, BUILD_CUDA_EXT=1 builds its CUDA kernels, Marlin among them).
+# setuptools-scm (above) keeps seqeval's version readable under --no-build-isolation.
+BUILD_CUDA_EXT=${BUILD_CUDA_EXT:-0} GPTQMODEL_FORCE_BUILD=1 pip install -q --no-build-isolation -e ".[all]"
 python -c "import pytest_compressgate, compressors; print('pytest-compressgate', pytest_compressgate.__version__, 'installed in .venv')"
 
 if [ "${1:-}" != "--install-only" ]; then

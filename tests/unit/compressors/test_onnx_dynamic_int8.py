@@ -67,3 +67,20 @@ def test_bad_params_name_the_key(params, match, tiny_classifier_dir, tmp_path) -
     with pytest.raises(ConfigError, match=match):
         compress(tiny_classifier_dir, parse_step({"method": "onnx-dynamic-int8", **params}), tmp_path / "art")
     assert not (tmp_path / "art").exists()  # nothing half-written is left behind
+
+
+def test_fused_causal_lm_reloads_and_generates(tmp_path: Path) -> None:
+    from tests.tinymodels import tiny_llama
+
+    source = tiny_llama(tmp_path / "llama", train_steps=20)
+    artifact = compress(source, {"method": "onnx-dynamic-int8", "fuse": True}, tmp_path / "art",
+                        context=Context(task="causal-lm"))
+    assert artifact.stats["fused"] is True and artifact.stats["float_matmuls_left"] == 0
+    model, reference = load_model(artifact.path, task="causal-lm"), load_model(source, task="causal-lm")
+    from compressors.loaders import load_tokenizer
+
+    ids = load_tokenizer(source)(["def parse(text): return the value"], return_tensors="pt",
+                                 return_token_type_ids=False)
+    a, b = reference(**ids).logits.detach(), model(**ids).logits
+    assert 0 < float((a - b).norm() / a.norm()) < 0.05  # quantized, and close
+    assert model.generate(**ids, max_new_tokens=4, min_new_tokens=4, do_sample=False).shape[1] == ids["input_ids"].shape[1] + 4

@@ -72,17 +72,16 @@ def pytest_configure(config: pytest.Config) -> None:
         require_hardware=bool(option_or_ini(config, "compress_gate_require_hardware")),
         report_dir=Path(report) if report else None,
         baseline=baseline,
+        baseline_path=_baseline_path(baseline, gate_config, config),
         save_baseline=config.getoption("compress_gate_save_baseline"),
     )
-    if options.enabled and baseline and not hasattr(config, "workerinput"):  # read once, by the controller
-        from .report.baseline import BaselineError, baseline_path, load_baseline
+    if options.enabled and baseline and not hasattr(config, "workerinput"):  # checked by the controller
+        from .report.baseline import BaselineError, load_baseline
 
         try:
-            rows = load_baseline(baseline, baseline_path(baseline, cache_dir=gate_config.cache_dir,
-                                                         root=config.rootpath))
+            config.stash[BASELINE] = (baseline, load_baseline(baseline, options.baseline_path))
         except BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
-        config.stash[BASELINE] = (baseline, rows)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
 
@@ -104,6 +103,14 @@ def pytest_configure(config: pytest.Config) -> None:
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     if options.enabled and not explicit and not _is_collected(config, path):
         config.args.append(str(path))  # testpaths that miss the config file still run the gate
+
+
+def _baseline_path(ref: str | None, gate_config, config: pytest.Config) -> Path | None:
+    if not ref:
+        return None
+    from .report.baseline import baseline_path
+
+    return baseline_path(ref, cache_dir=gate_config.cache_dir, root=config.rootpath)
 
 
 def _uncaptured(capture, function, **kwargs):
@@ -263,10 +270,10 @@ def write_summary(terminalreporter, config: pytest.Config, results: list[dict[st
         write_plot(report_dir / "compressgate.png", results)
         terminalreporter.write_line(f"compress gate reports written to {report_dir}")
     if session is not None and session.options.save_baseline:
-        from .report.baseline import baseline_path, save_baseline
+        from .report.baseline import save_baseline
 
         ref = session.options.save_baseline
-        path = save_baseline(baseline_path(ref, cache_dir=session.config.cache_dir, root=config.rootpath), results)
+        path = save_baseline(_baseline_path(ref, session.config, config), results)
         terminalreporter.write_line(f"compress gate baseline {ref!r} saved to {path}")
     failed = [r for r in results if not r["passed"] and not r.get("stage")]
     if failed:

@@ -7,6 +7,7 @@ nothing of pytest: the plugin hands it a config, options and a callback for stat
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class GateOptions:
     require_hardware: bool = False
     report_dir: Path | None = None
     baseline: str | None = None  # a name or a .json path (see report/baseline.py)
+    baseline_path: Path | None = None  # where that baseline is
     save_baseline: str | None = None
 
 
@@ -247,6 +249,15 @@ class GateSession:
         self._scored_on[model_key] = self._predictions[memo].extra.get("device", device)
         return self._predictions[memo]
 
+    @functools.cached_property
+    def baseline_rows(self) -> list[dict[str, Any]]:
+        """The rows of the baseline given with --compress-gate-baseline (read once per process)."""
+        from .report.baseline import load_baseline
+
+        if not self.options.baseline or self.options.baseline_path is None:
+            return []
+        return load_baseline(self.options.baseline, self.options.baseline_path)
+
     @property
     def source_device(self) -> str:
         return self.config.source.device.value
@@ -269,6 +280,7 @@ class GateSession:
 
     def _compare_stages(self, task_name: str, target_name: str) -> list[Comparison]:
         from .early_stop import compare_early_stop  # statistics (scipy) load only when something is compared
+        from .report.baseline import check_increase
         from .verdict import compare
 
         built, task, target = self.build(target_name), self.task(task_name), self.target(target_name)
@@ -294,6 +306,9 @@ class GateSession:
                 comparison = compare(**common, compressed=self.predictions(task_name, stage.key, stage.artifact.path,
                                                                            label, device=device))
             comparison.keys.update(source=self.source_key, examples=self._data_key(task), artifact=stage.key)
+            if common["gated"]:
+                check_increase(comparison, self.baseline_rows, self.options.baseline,
+                               common["thresholds"].max_drop_increase)
             comparison.performance.update(artifact_bytes=stage.artifact.manifest.get("bytes_on_disk"),
                                           stats=stage.artifact.stats, cache_hit=stage.cache_hit,
                                           device=self._scored_on.get(stage.key, device),

@@ -39,9 +39,11 @@ class Thresholds:
     min_score: float | None = None  # floor against silent collapse, whatever the drop
     decision: DecisionMode = DecisionMode.ESTIMATE
     confidence: float = 0.95
+    # how much the drop may grow since the baseline run (--compress-gate-baseline), in metric units
+    max_drop_increase: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_drop", "max_relative_drop"):
+        for name in ("max_drop", "max_relative_drop", "max_drop_increase"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} = {value} is invalid: expected a number >= 0")
@@ -63,7 +65,7 @@ class Thresholds:
         return replace(self, **override)
 
 
-THRESHOLD_KEYS = ("max_drop", "max_relative_drop", "min_score", "decision", "confidence")
+THRESHOLD_KEYS = ("max_drop", "max_relative_drop", "min_score", "decision", "confidence", "max_drop_increase")
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,25 @@ def attach(results: list[dict[str, Any]], baseline: list[dict[str, Any]], ref: s
                          "drop_change": c["drop"] - old["drop"]}
 
 
+def check_increase(comparison, baseline: list[dict[str, Any]], ref: str | None, limit: float | None) -> None:
+    """Fail ``comparison`` when its drop grew by more than ``limit`` since the baseline; note when the
+    limit cannot be checked. ``comparison`` is a ``verdict.Comparison`` with its content keys set."""
+    if limit is None:
+        return
+    if ref is None:
+        comparison.warnings.append(f"max_drop_increase = {limit} not checked: no --compress-gate-baseline given")
+        return
+    now = {**comparison.to_json()}
+    attach([now], baseline, ref)
+    note = now["baseline"]
+    if "drop_change" not in note:
+        why = "has no row for it" if note["status"] == "new" else "scored it on other examples"
+        comparison.warnings.append(f"max_drop_increase not checked: baseline {ref!r} {why}")
+    elif note["drop_change"] > limit:
+        comparison.fail(f"the drop grew by {note['drop_change']:+.4f} since baseline {ref!r} "
+                        f"({note['drop']:+.4f} -> {comparison.drop:+.4f}); max_drop_increase is {limit:.4f}")
+
+
 def cell(c: dict[str, Any]) -> str:
     """The table cell: the drop's change since the baseline, or why there is none."""
     note = c.get("baseline")

@@ -89,3 +89,29 @@ def test_rows_without_a_baseline_row_are_new() -> None:
     now = [{"task": "intent", "target": "gpu", "stage": None, "metric": "accuracy", "drop": 0.01}]
     attach(now, [], "main")
     assert now[0]["baseline"] == {"ref": "main", "status": "new"}
+
+
+def test_max_drop_increase_fails_a_gate_whose_drop_grew_since_the_baseline(pytester: pytest.Pytester,
+                                                                           gate_project) -> None:
+    gate_project(max_drop=0.2, extra="max_drop_increase = 0.005")
+    pytester.runpytest("--compress-gate", "--compress-gate-report=main-run").assert_outcomes(passed=1)
+    baseline = pytester.path / "main-run" / "compressgate.json"
+    document = json.loads(baseline.read_text())
+    document["comparisons"][0]["drop"] -= 0.01  # main lost 0.01 less than this run will
+    baseline.write_text(json.dumps(document))
+    result = pytester.runpytest("--compress-gate", f"--compress-gate-baseline={baseline}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*FAIL: the drop grew by +0.0100 since baseline '{baseline}' (*); "
+                                 "max_drop_increase is 0.0050*"])
+    document["comparisons"][0]["drop"] += 0.008  # now only 0.002 less: within the allowed increase
+    baseline.write_text(json.dumps(document))
+    pytester.runpytest("--compress-gate", f"--compress-gate-baseline={baseline}").assert_outcomes(passed=1)
+
+
+def test_max_drop_increase_without_a_baseline_is_noted_not_checked(pytester: pytest.Pytester,
+                                                                   gate_project) -> None:
+    gate_project(max_drop=0.2, extra="max_drop_increase = 0.005")
+    result = pytester.runpytest("--compress-gate", "--compress-gate-report=reports")
+    result.assert_outcomes(passed=1)
+    (row,) = _comparisons(pytester)
+    assert "max_drop_increase = 0.005 not checked: no --compress-gate-baseline given" in row["warnings"]

@@ -259,6 +259,10 @@ def write_summary(terminalreporter, config: pytest.Config, results: list[dict[st
     terminalreporter.write_sep("=", "compress gate")
     width = max(config.get_terminal_writer().fullwidth, 240)  # never elide numbers; CI logs do not wrap
     terminalreporter.write(render_table(results, width=width, color=terminalreporter.hasmarkup))
+    from .report.rows import notes
+
+    for note in notes(results):
+        terminalreporter.write_line(f"note: {note}")
     markdown = render_markdown(results)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rows import baseline_header, columns, failures, row
+from .rows import baseline_header, columns, failures, notes, row
 
 
 def render_markdown(comparisons: list[dict[str, Any]]) -> str:
@@ -20,6 +20,10 @@ def render_markdown(comparisons: list[dict[str, Any]]) -> str:
         elif values["verdict"] == "PASS":
             values["verdict"] = "✅ PASS"
         lines.append("| " + " | ".join(values[c] for c in shown) + " |")
+    if notes(comparisons):
+        lines += ["", "<details><summary>Notes</summary>", ""]
+        lines += [f"- {note}" for note in notes(comparisons)]
+        lines += ["", "</details>"]
     if failed:
         lines += ["", "<details><summary>Why it failed</summary>", "", "```"]
         lines += [f"{c['task']}[{c['target']}]: " + "; ".join(c["failures"]) for c in failed]

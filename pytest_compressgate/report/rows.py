@@ -69,5 +69,15 @@ def adjust_holm(comparisons: list[dict[str, Any]]) -> None:
             c["p_value_holm"] = adjusted
 
 
+def notes(comparisons: list[dict[str, Any]]) -> list[str]:
+    """Every row's warnings (small n, speed gates not checked off-target, ...), once each, named by row."""
+    seen: dict[str, None] = {}
+    for c in comparisons:
+        item = f"{c['task']}[{c['target']}]" + (f"@{c['stage']}" if c.get("stage") else "")
+        for warning in c.get("warnings") or []:
+            seen.setdefault(f"{item}: {warning}", None)
+    return list(seen)
+
+
 def failures(comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c for c in comparisons if not c["passed"]]

@@ -115,3 +115,15 @@ def test_max_drop_increase_without_a_baseline_is_noted_not_checked(pytester: pyt
     result.assert_outcomes(passed=1)
     (row,) = _comparisons(pytester)
     assert "max_drop_increase = 0.005 not checked: no --compress-gate-baseline given" in row["warnings"]
+
+
+def test_notes_of_passing_rows_reach_the_terminal_and_the_markdown(pytester: pytest.Pytester,
+                                                                    gate_project) -> None:
+    gate_project(max_drop=0.2, extra="max_drop_increase = 0.005")
+    result = pytester.runpytest("--compress-gate", "--compress-gate-report=reports")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["note: intent?cpu-int8?: max_drop_increase = 0.005 not checked: "
+                                 "no --compress-gate-baseline given"])
+    markdown = (pytester.path / "reports" / "compressgate.md").read_text()
+    assert "<summary>Notes</summary>" in markdown
+    assert "- intent[cpu-int8]: max_drop_increase = 0.005 not checked" in markdown

@@ -72,9 +72,13 @@ def _size(details: ArtifactDetails) -> list[str]:
     a = details.artifact
     lines = [f"- On disk: {_bytes(a.bytes_on_disk)}"]
     perf = next((e.performance for e in reversed(details.evaluations) if e.performance), {})
+    timed_on = (perf.get("devices") or {}).get("compressed")
     for key, label in (("size_ratio", "Size ratio vs source"), ("speedup", "Speedup vs source")):
         if isinstance(perf.get(key), (int, float)):
-            lines.append(f"- {label} (latest evaluation): {perf[key]:.2f}x")
+            where = f", timed on {timed_on} beside the source" if key == "speedup" and timed_on else ""
+            lines.append(f"- {label} (latest evaluation): {perf[key]:.2f}x{where}")
+    if perf.get("device"):
+        lines.append(f"- Scored on: {perf['device']} (the source on {perf.get('source_device') or 'cpu'})")
     if a.stats:
         lines.append("- Compression stats: " + _params(a.stats))
     return lines

@@ -99,6 +99,8 @@ def test_list_show_approve_reject_card_round_trip(capsys, url, tmp_path):
     for section in ("## Recipe", "## Size", "## Libraries", "## Evaluations", "## Approval history"):
         assert section in text
     assert "[-0.0050, +0.0300] (95%)" in text and "| approve | reviewer | meets the bar |" in text
+    assert "- Speedup vs source (latest evaluation): 1.70x, timed on cuda:0 beside the source" in text
+    assert "- Scored on: cuda:0 (the source on cpu)" in text
     code, out, _ = run(capsys, "registry", "--url", url, "card", good[:6])
     assert code == 0 and out == text
 

@@ -37,7 +37,8 @@ def evaluation(artifact_key: str, *, task: str = "intent", target: str = "cpu-in
         passed=passed, run_id=run_id, higher_is_better=True, interval_low=-0.005, interval_high=0.03,
         confidence=0.95, p_value=0.25, decision_mode="estimate",
         failures=[] if passed else ["drop 0.1200 exceeds the allowed drop 0.0200"],
-        performance={"size_ratio": 3.9, "speedup": 1.7},
+        performance={"size_ratio": 3.9, "speedup": 1.7, "device": "cuda:0", "source_device": "cpu",
+                     "devices": {"source": "cuda:0", "compressed": "cuda:0"}},
     )
     fields.update(overrides)
     return EvaluationRecord(**fields)

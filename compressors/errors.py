@@ -7,6 +7,14 @@ class ConfigError(ValueError):
     """A user-supplied setting is invalid. The message names the key path, the value and what is valid."""
 
 
+def did_you_mean(value: str, choices) -> str:
+    """`` Did you mean 'x'?`` for the closest of ``choices``, or "" when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(value, list(choices), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
 class BackendMissingError(ImportError):
     """An optional backend is not installed; the message names the extra that provides it."""
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 T = TypeVar("T")
 
@@ -79,10 +78,8 @@ def from_mapping(cls: type[T], data: Any, where: str, *, ignore: tuple[str, ...]
         if key in ignore:
             continue
         if key not in fields:
-            close = difflib.get_close_matches(key, list(fields), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigError(
-                f"{where}.{key}: unknown key.{hint} Valid keys: {', '.join(sorted(fields))}."
+                f"{where}.{key}: unknown key.{did_you_mean(key, fields)} Valid keys: {', '.join(sorted(fields))}."
             )
     kwargs = {}
     for name, field in fields.items():

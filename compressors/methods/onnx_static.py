@@ -7,7 +7,7 @@ from enum import Enum
 from pathlib import Path
 
 from ..base import Context, Result, StepConfig, register
-from ..errors import ConfigError, require
+from ..errors import ConfigError, did_you_mean, require
 from ._calibration import check_suffix, texts_for
 from .onnx_quant import OrtPreset, quantize_with, reduce_range_kwargs, resolve_preset
 
@@ -84,17 +84,13 @@ def calibration_dataset(quantizer, model_dir: Path, texts: list[str], max_length
 
 def _check_operators(operators: list[str]) -> None:
     """Every op type must be one ONNX Runtime can quantize statically: an unknown one would be ignored."""
-    import difflib
-
     from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
 
     known = sorted(set(QDQRegistry) | set(QLinearOpsRegistry))
     for op in operators:
         if op not in known:
-            close = difflib.get_close_matches(op, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"operators: {op!r} is not an op type ONNX Runtime quantizes statically.{hint} "
-                              f"Valid: {', '.join(known)}")
+            raise ConfigError(f"operators: {op!r} is not an op type ONNX Runtime quantizes statically."
+                              f"{did_you_mean(op, known)} Valid: {', '.join(known)}")
 
 
 @register("onnx-static-int8", OnnxStaticInt8Config)

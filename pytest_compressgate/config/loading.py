@@ -5,13 +5,12 @@ Every error names the file, the key path, the bad value and what would be valid.
 
 from __future__ import annotations
 
-import difflib
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from compressors.errors import ConfigError
+from compressors.errors import ConfigError, did_you_mean
 from compressors.pipeline import validate_recipe
 from compressors.typed import coerce, from_mapping
 
@@ -58,9 +57,8 @@ def _key(prefix: str, *parts: str) -> str:
 def check_keys(table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
     for key in table:
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{_key(where, key)}: unknown key.{hint} Valid keys: {', '.join(sorted(allowed))}.")
+            raise ConfigError(f"{_key(where, key)}: unknown key.{did_you_mean(key, allowed)} "
+                              f"Valid keys: {', '.join(sorted(allowed))}.")
 
 
 def require_table(value: Any, where: str) -> Mapping[str, Any]:
@@ -112,8 +110,7 @@ def check_source_task(source_task: str, tasks: Mapping[str, TaskConfig], prefix:
     from ..tasks import TASK_TYPES
 
     if source_task not in TASK_CLASSES:
-        close = difflib.get_close_matches(source_task, list(TASK_CLASSES), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(source_task, TASK_CLASSES)
         raise ConfigError(f"{_key(prefix, 'source', 'task')}: unknown model task {source_task!r}.{hint} "
                           f"Valid: {', '.join(sorted(TASK_CLASSES))}.")
     for name, task in tasks.items():
@@ -174,9 +171,8 @@ def build_task(name: str, table: Mapping[str, Any], where: str, targets: Mapping
     overrides = {}
     for target, override in require_table(table.get("targets", {}), f"{where}.targets").items():
         if target not in targets:
-            close = difflib.get_close_matches(target, list(targets), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{where}.targets.{target}: no such target.{hint} Declared: {', '.join(targets)}.")
+            raise ConfigError(f"{where}.targets.{target}: no such target.{did_you_mean(target, targets)} "
+                              f"Declared: {', '.join(targets)}.")
         overrides[target] = threshold_override(override, f"{where}.targets.{target}")
     return TaskConfig(
         name=name,

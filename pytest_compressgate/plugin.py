@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from .session import GateSession
 
 SESSION = pytest.StashKey["GateSession"]()
-BASELINE = pytest.StashKey["tuple[str, list[dict[str, Any]]]"]()  # (ref, the baseline's rows)
 CONFIG_PATH = pytest.StashKey["Path | None"]()
 OFF_REASON = "compress gate is off: run `pytest --compress-gate` to build and score the compressed models"
 
@@ -75,13 +74,6 @@ def pytest_configure(config: pytest.Config) -> None:
         baseline_path=_baseline_path(baseline, gate_config, config),
         save_baseline=config.getoption("compress_gate_save_baseline"),
     )
-    if options.enabled and baseline and not hasattr(config, "workerinput"):  # checked by the controller
-        from .report.baseline import BaselineError, load_baseline
-
-        try:
-            config.stash[BASELINE] = (baseline, load_baseline(baseline, options.baseline_path))
-        except BaselineError as exc:
-            raise pytest.UsageError(str(exc)) from None
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
 
@@ -96,10 +88,17 @@ def pytest_configure(config: pytest.Config) -> None:
             reporter.ensure_newline()
             reporter.write_line(line)
 
-    config.stash[SESSION] = GateSession(
+    session = config.stash[SESSION] = GateSession(
         gate_config, options, say=say,
         build_source=lambda cfg: _uncaptured(capture, config.hook.pytest_compressgate_build_source, gate_config=cfg),
     )
+    if options.enabled and baseline:  # a missing or broken baseline is a usage error now, not mid-run
+        from .report.baseline import BaselineError
+
+        try:
+            session.baseline_rows  # noqa: B018  (read once per process; the gates and the summary reuse it)
+        except BaselineError as exc:
+            raise pytest.UsageError(str(exc)) from None
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     if options.enabled and not explicit and not _is_collected(config, path):
         config.args.append(str(path))  # testpaths that miss the config file still run the gate
@@ -252,10 +251,10 @@ def write_summary(terminalreporter, config: pytest.Config, results: list[dict[st
         from .report.rows import adjust_holm
 
         adjust_holm(results)
-    if BASELINE in config.stash:
+    if session is not None and session.options.enabled and session.options.baseline:
         from .report.baseline import attach
 
-        attach(results, config.stash[BASELINE][1], config.stash[BASELINE][0])
+        attach(results, session.baseline_rows, session.options.baseline)
     terminalreporter.write_sep("=", "compress gate")
     width = max(config.get_terminal_writer().fullwidth, 240)  # never elide numbers; CI logs do not wrap
     terminalreporter.write(render_table(results, width=width, color=terminalreporter.hasmarkup))

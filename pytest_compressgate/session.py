@@ -402,9 +402,10 @@ class GateSession:
         from .targets import PRESETS, detect_machine
 
         machine = detect_machine()
-        if self.source_device != "cpu" and PRESETS.get("cuda").missing(machine):
+        no_gpu = PRESETS.get("cuda").missing(machine)
+        if self.source_device != "cpu" and no_gpu:
             return (f"source.device = {self.source_device!r} scores the source on a GPU: this machine lacks "
-                    f"{'; '.join(PRESETS.get('cuda').missing(machine))}")
+                    f"{'; '.join(no_gpu)}")
         preset = PRESETS.get(self.target(target_name).hardware)
         missing = preset.missing(machine)
         if not missing or not preset.cuda:

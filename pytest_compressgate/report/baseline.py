@@ -83,7 +83,7 @@ def check_increase(comparison, baseline: list[dict[str, Any]], ref: str | None, 
     if ref is None:
         comparison.warnings.append(f"max_drop_increase = {limit} not checked: no --compress-gate-baseline given")
         return
-    now = {**comparison.to_json()}
+    now = comparison.to_json()
     attach([now], baseline, ref)
     note = now["baseline"]
     if "drop_change" not in note:

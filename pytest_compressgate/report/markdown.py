@@ -20,9 +20,10 @@ def render_markdown(comparisons: list[dict[str, Any]]) -> str:
         elif values["verdict"] == "PASS":
             values["verdict"] = "✅ PASS"
         lines.append("| " + " | ".join(values[c] for c in shown) + " |")
-    if notes(comparisons):
+    listed = notes(comparisons)
+    if listed:
         lines += ["", "<details><summary>Notes</summary>", ""]
-        lines += [f"- {note}" for note in notes(comparisons)]
+        lines += [f"- {note}" for note in listed]
         lines += ["", "</details>"]
     if failed:
         lines += ["", "<details><summary>Why it failed</summary>", "", "```"]

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from .baseline import cell
+
 COLUMNS = ("task", "target", "stage", "metric", "source", "compressed", "drop", "interval", "allowed",
            "p", "n", "size", "speedup", "latency", "verdict", "vs baseline")
+
+
+def _baseline_ref(comparisons: list[dict[str, Any]]) -> str | None:
+    return next((c["baseline"]["ref"] for c in comparisons if c.get("baseline")), None)
 
 
 def columns(comparisons: list[dict[str, Any]]) -> list[str]:
     """The columns worth showing: ``stage`` only for stacked recipes, ``vs baseline`` only against one."""
     staged = any(c.get("stage") for c in comparisons)
-    ref = next((c["baseline"]["ref"] for c in comparisons if c.get("baseline")), None)
+    ref = _baseline_ref(comparisons)
     return [c for c in COLUMNS if (c != "stage" or staged) and (c != "vs baseline" or ref)]
 
 
 def baseline_header(comparisons: list[dict[str, Any]]) -> str:
-    ref = next((c["baseline"]["ref"] for c in comparisons if c.get("baseline")), "")
+    ref = _baseline_ref(comparisons)
     return f"Δdrop vs {ref}" if ref else ""
 
 
@@ -26,8 +32,6 @@ def _fmt(value: float | None, spec: str = ".4f") -> str:
 
 def row(c: dict[str, Any]) -> dict[str, str]:
     """Display strings for one comparison (as produced by ``Comparison.to_json``)."""
-    from .baseline import cell
-
     interval = c.get("interval")
     perf = c.get("performance") or {}
     n = str(c["n"]) if not c.get("examples_used") or c["examples_used"] >= c["n"] else f"{c['examples_used']}/{c['n']}"

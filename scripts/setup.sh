@@ -1,24 +1,39 @@
 #!/usr/bin/env bash
-# Create .venv, install pytest-compressgate with every backend, then run the example gate.
-#   bash scripts/setup.sh                 install, then run the example gate (exit code = the gate's)
+# Create a venv, install pytest-compressgate with every backend from a lock file, then run the example gate.
+#   bash scripts/setup.sh                 install the default stack into .venv, then run the example gate
 #   bash scripts/setup.sh --install-only  install only
+# STACK picks the lock file: transformers5 (default: transformers 5.x, the current stack) or
+# transformers4.57 (the oldest supported; also installs optimum, which only the ONNX benchmark compares
+# against). VENV names the venv (default .venv, or .venv-tf457 for the old stack).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
+STACK=${STACK:-transformers5}
+LOCK=locks/$STACK.txt
+if [ ! -f "$LOCK" ]; then
+  echo "setup.sh: STACK=$STACK has no lock file $LOCK; use one of: $(ls locks | sed 's/\.txt$//' | tr '\n' ' ')" >&2
+  exit 2
 fi
-. .venv/bin/activate
+if [ "$STACK" = transformers5 ]; then VENV=${VENV:-.venv}; else VENV=${VENV:-.venv-tf457}; fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+. "$VENV/bin/activate"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# torch first and pinned: anything else lets pip pull a multi-GB CUDA build on CPU-only machines.
-pip install -q torch==2.13.0 ninja setuptools-scm "setuptools>=68" wheel
+# torch first and alone, at the lock's version: a range left open lets pip pull a multi-GB CUDA build on
+# CPU-only machines (torch 2.13.0 is a CPU build on disk here).
+pip install -q -c "$LOCK" torch ninja setuptools-scm "setuptools>=68" wheel
 # gptqmodel compiles from source; without CUDA it must be built without build isolation and without
 # its CUDA extension (on a GPU machine, BUILD_CUDA_EXT=1 builds its CUDA kernels, Marlin among them).
 # setuptools-scm (above) keeps seqeval's version readable under --no-build-isolation.
-BUILD_CUDA_EXT=${BUILD_CUDA_EXT:-0} GPTQMODEL_FORCE_BUILD=1 pip install -q --no-build-isolation -e ".[all]"
-python -c "import pytest_compressgate, compressors; print('pytest-compressgate', pytest_compressgate.__version__, 'installed in .venv')"
+BUILD_CUDA_EXT=${BUILD_CUDA_EXT:-0} GPTQMODEL_FORCE_BUILD=1 \
+  pip install -q --no-build-isolation -c "$LOCK" -e ".[all]"
+if [ "$STACK" = transformers4.57 ]; then
+  pip install -q -c "$LOCK" optimum optimum-onnx  # for benchmarks/quantize_minilm.py's side-by-side only
+fi
+python -c "import pytest_compressgate, compressors, transformers; print('pytest-compressgate', pytest_compressgate.__version__, 'installed in $VENV with transformers', transformers.__version__)"
 
 if [ "${1:-}" != "--install-only" ]; then
   cd example_suite

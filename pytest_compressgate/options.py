@@ -62,6 +62,8 @@ def addoption(parser: pytest.Parser) -> None:
                   default=False)
     parser.addini("compress_gate_require_hardware", "see --compress-gate-require-hardware", type="bool",
                   default=False)
+    parser.addini("compress_gate_gpu_per_worker", "under pytest-xdist, give each worker one GPU of those visible "
+                  "(worker i gets GPU i mod n through CUDA_VISIBLE_DEVICES). Default: true", type="bool", default=True)
 
 
 def option_or_ini(config: pytest.Config, name: str):

@@ -34,6 +34,10 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getini("compress_gate_gpu_per_worker"):  # before anything in this worker initializes CUDA
+        from .gpus import pin_worker_gpu
+
+        pin_worker_gpu(os.environ)
     config.addinivalue_line("markers", "compress_gate(targets=None): narrow `compressed_model` to these targets")
     config.pluginmanager.register(ResultCollector(config), "compressgate-results")
     try:

@@ -18,6 +18,7 @@ from compressors.base import Artifact, Context, ModelFormat, compress, parse_ste
 
 from .cache import CacheStore, hash_path, library_versions, make_key
 from .config import GateConfig, TargetConfig, TaskConfig
+from .gpus import physical_device
 from .performance import SPEED_METHOD, Performance, Timing, check_gates, measure_sizes, measure_speed
 from .tasks import TASK_TYPES, Examples, LoadedModel, Predictions
 
@@ -241,7 +242,8 @@ class GateSession:
             model = self.load(model_dir, label, device)
             task_type = TASK_TYPES.get(task.type)
             predictions = task_type.predict(model, examples, task.options, batch_size=task.batch_size)
-            predictions.extra["device"] = model.device  # where it really ran: some formats have CPU kernels only
+            # where it really ran: some formats have CPU kernels only
+            predictions.extra["device"] = physical_device(model.device)
             return predictions.to_json()
 
         data, _ = self.cache.get_or_build_json("predictions", key, run, rebuild=self.options.rebuild)
@@ -342,7 +344,8 @@ class GateSession:
                 compressed = self.load(final.artifact.path, target_name, device)
                 src, cmp_ = measure_speed(source, compressed, texts)
                 return {"source": dataclasses.asdict(src), "compressed": dataclasses.asdict(cmp_),
-                        "devices": {"source": source.device, "compressed": compressed.device}}
+                        "devices": {"source": physical_device(source.device),
+                                    "compressed": physical_device(compressed.device)}}
 
             timings, _ = self.cache.get_or_build_json("speed", key, run, rebuild=self.options.rebuild)
             perf.source, perf.compressed = Timing(**timings["source"]), Timing(**timings["compressed"])

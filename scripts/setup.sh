@@ -21,6 +21,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 . "$VENV/bin/activate"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+pip() {  # pip, without the index's "Location ... is ignored" lines (one per package, on some machines)
+  command pip "$@" 2>&1 | sed "/^WARNING: Location 'file:/d"
+}
 
 # torch first and alone, at the lock's version: a range left open lets pip pull a multi-GB CUDA build on
 # CPU-only machines (torch 2.13.0 is a CPU build on disk here).

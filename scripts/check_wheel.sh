@@ -17,7 +17,7 @@ echo "built $(ls dist | tr '\n' ' ')"
 python3 -m venv "$WORK/venv"
 PIP="$WORK/venv/bin/pip"
 # The team's own stack, installed before the plugin (exact versions from the lock, as a team would pin them).
-"$PIP" install -q -c "$LOCK" torch ninja setuptools-scm "setuptools>=68" wheel
+"$PIP" install -q -c "$LOCK" torch ninja setuptools-scm "setuptools>=77" wheel
 "$PIP" install -q -c "$LOCK" transformers
 "$PIP" freeze | grep -iE '^(torch|transformers)==' | sort > "$WORK/before.txt"
 

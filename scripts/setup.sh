@@ -27,7 +27,7 @@ pip() {  # pip, without the index's "Location ... is ignored" lines (one per pac
 
 # torch first and alone, at the lock's version: a range left open lets pip pull a multi-GB CUDA build on
 # CPU-only machines (torch 2.13.0 is a CPU build on disk here).
-pip install -q -c "$LOCK" torch ninja setuptools-scm "setuptools>=68" wheel
+pip install -q -c "$LOCK" torch ninja setuptools-scm "setuptools>=77" wheel
 # gptqmodel compiles from source; without CUDA it must be built without build isolation and without
 # its CUDA extension (on a GPU machine, BUILD_CUDA_EXT=1 builds its CUDA kernels, Marlin among them).
 # setuptools-scm (above) keeps seqeval's version readable under --no-build-isolation.

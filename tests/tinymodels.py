@@ -37,16 +37,41 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def tiny_classifier(out_dir: Path, *, train_steps: int = 60, seed: int = 0) -> Path:
-    """A 2-layer BERT classifier (about 60k parameters) trained on the synthetic task."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+def word_piece_tokenizer(out_dir: Path, vocab: list[str]):
+    """A lower-casing BERT WordPiece tokenizer over ``vocab``, written as ``vocab.txt`` and read back with
+    ``from_pretrained``: transformers 5 silently ignores ``BertTokenizerFast(vocab_file=...)`` (it wants
+    ``vocab=``, which 4.57 does not take), leaving five special tokens and every word ``[UNK]``."""
+    from transformers import BertTokenizerFast
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = BertTokenizerFast.from_pretrained(str(out_dir), do_lower_case=True)
+    assert len(tokenizer) == len(vocab), f"the tokenizer read {len(tokenizer)} of the {len(vocab)} words in vocab.txt"
+    return tokenizer
+
+
+def classifier_accuracy(model, tokenizer, rows: list[dict]) -> float:
+    """Share of ``rows`` the tiny classifier labels right."""
+    import torch
+
+    enc = tokenizer([r["text"] for r in rows], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        predicted = model(**enc).logits.argmax(-1).tolist()
+    return sum(LABELS[p] == r["label"] for p, r in zip(predicted, rows)) / len(rows)
+
+
+MIN_TINY_ACCURACY = 0.8  # chance is 1/3; the trained model scores about 0.9 on held-out rows
+
+
+def tiny_classifier(out_dir: Path, *, train_steps: int = 60, seed: int = 0) -> Path:
+    """A 2-layer BERT classifier (about 60k parameters) trained on the synthetic task; it must score well
+    above chance on held-out rows, or every test built on it would pass on a model that learned nothing."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(
         set(FILLER) | {w for ws in KEYWORDS.values() for w in ws})
-    (out_dir / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(out_dir / "vocab.txt"), do_lower_case=True)
+    tokenizer = word_piece_tokenizer(out_dir, vocab)
     config = BertConfig(vocab_size=len(vocab), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=128, max_position_embeddings=64, num_labels=len(LABELS),
                         id2label=dict(enumerate(LABELS)), label2id={l: i for i, l in enumerate(LABELS)})
@@ -63,6 +88,8 @@ def tiny_classifier(out_dir: Path, *, train_steps: int = 60, seed: int = 0) -> P
         optimizer.step()
         optimizer.zero_grad()
     model.eval()
+    accuracy = classifier_accuracy(model, tokenizer, make_rows(150, seed + 98))
+    assert accuracy >= MIN_TINY_ACCURACY, f"the tiny classifier learned too little: held-out accuracy {accuracy:.3f}"
     model.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
     return out_dir
@@ -143,6 +170,8 @@ def tiny_llama(out_dir: Path, *, hidden: int = 128, intermediate: int | None = N
     """A small Llama trained for ``train_steps`` steps on stdlib docstrings, with its own BPE tokenizer.
 
     Dimensions default to multiples of 128 (hidden 128, intermediate 256) so GPTQ groups of 128 fit.
+    A trained one (``train_steps > 0``) must beat a uniform guess by 2x on held-out text; 0 steps leaves
+    random weights, for timing.
     """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -168,6 +197,9 @@ def tiny_llama(out_dir: Path, *, hidden: int = 128, intermediate: int | None = N
         optimizer.step()
         optimizer.zero_grad()
     model.eval()
+    if train_steps:  # a uniform guess has perplexity vocab_size; 20 steps reach about 0.4 of it
+        perplexity = causal_lm_perplexity(model, tokenizer, heldout_texts(16))
+        assert perplexity < vocab_size / 2, f"the tiny Llama learned too little: held-out perplexity {perplexity:.0f}"
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(str(out_dir))
     return out_dir

@@ -21,12 +21,9 @@ BIO = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
 
 
 def bert_tokenizer(out_dir: Path):
-    from transformers import BertTokenizerFast
+    from tests.tinymodels import word_piece_tokenizer
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *SUBWORDS]
-    (out_dir / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    return BertTokenizerFast(vocab_file=str(out_dir / "vocab.txt"), do_lower_case=True)
+    return word_piece_tokenizer(out_dir, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *SUBWORDS])
 
 
 def _bert_config(tokenizer, **kwargs):

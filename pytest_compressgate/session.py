@@ -21,6 +21,7 @@ from .config import GateConfig, TargetConfig, TaskConfig
 from .gpus import physical_device
 from .performance import SPEED_METHOD, Performance, Timing, check_gates, measure_sizes, measure_speed
 from .tasks import TASK_TYPES, Examples, LoadedModel, Predictions
+from .tasks.base import SourceAccess
 
 if TYPE_CHECKING:
     from .verdict import Comparison
@@ -83,6 +84,9 @@ class GateSession:
         self._performance: dict[str, Performance] = {}
         self._compared: dict[tuple[str, str], list[Comparison]] = {}
         self._versions = library_versions()
+        self._source_access = SourceAccess(lambda: self.load(self.source_dir, "source", self.source_device))
+        self._prepared: dict[str, Any] = {}  # task -> the options its predict() gets (after a setup step)
+        self._speed_note: str | None = None
 
     # -- the source model -------------------------------------------------------------------
 
@@ -187,9 +191,10 @@ class GateSession:
 
     def _data_key(self, task: TaskConfig) -> str:
         data_path = self.config.resolve(task.data)
+        code = TASK_TYPES.get(task.type).key_parts(task.options)  # a custom task's functions' source
         return make_key(kind="examples", format=2, data=hash_path(data_path) if os.path.exists(data_path) else data_path,
                         type=task.type, options=task.options, files=self._option_files(task)[1], split=task.split,
-                        max_examples=task.max_examples, libraries=self._versions)
+                        max_examples=task.max_examples, libraries=self._versions, **({"code": code} if code else {}))
 
     def _option_files(self, task: TaskConfig) -> tuple[Any, dict[str, str]]:
         """Task options with file paths resolved against the config's folder, and those files' hashes
@@ -202,7 +207,21 @@ class GateSession:
             if self._is_file(value):
                 resolved[f.name] = str(self.config.root / value)
                 hashes[f.name] = hash_path(self.config.root / value)
+            elif isinstance(value, dict):  # a table of named files (a custom task's files)
+                files = {k: v for k, v in value.items() if self._is_file(v)}
+                if files:
+                    resolved[f.name] = {**value, **{k: str(self.config.root / v) for k, v in files.items()}}
+                    hashes[f.name] = {k: hash_path(self.config.root / v) for k, v in files.items()}
         return dataclasses.replace(task.options, **resolved), hashes
+
+    def _prepared_options(self, task_name: str) -> Any:
+        """The options ``predict`` gets: after the task type's setup step (once per session, only when
+        predictions must be computed, so a warm run loads no model for it)."""
+        if task_name not in self._prepared:
+            task = self.task(task_name)
+            options = self._option_files(task)[0]
+            self._prepared[task_name] = TASK_TYPES.get(task.type).prepare(options, self._source_access)
+        return self._prepared[task_name]
 
     def load(self, path: Path, label: str, device: str = "cpu") -> LoadedModel:
         from compressors.loaders import load_model, load_tokenizer
@@ -212,7 +231,8 @@ class GateSession:
             trust = self.config.source.trust_remote_code
             model = load_model(path, task=self.model_task, trust_remote_code=trust, device=device)
             self._loaded[key] = LoadedModel(model, load_tokenizer(path, trust_remote_code=trust), label, str(path))
-        return self._loaded[key]
+        loaded = self._loaded[key]  # loaded once; the label is the caller's (a stage's, or the target's name)
+        return loaded if loaded.label == label else dataclasses.replace(loaded, label=label)
 
     def device(self, target_name: str) -> str:
         """Where a target's artifacts run: its GPU for a CUDA target on a machine that has one, else CPU.
@@ -241,7 +261,8 @@ class GateSession:
             self.say(f"compressgate: scoring {task_name} on {label} ({len(examples)} examples)")
             model = self.load(model_dir, label, device)
             task_type = TASK_TYPES.get(task.type)
-            predictions = task_type.predict(model, examples, task.options, batch_size=task.batch_size)
+            options = self._prepared_options(task_name)
+            predictions = task_type.predict(model, examples, options, batch_size=task.batch_size)
             # where it really ran: some formats have CPU kernels only
             predictions.extra["device"] = physical_device(model.device)
             return predictions.to_json()
@@ -356,10 +377,15 @@ class GateSession:
         return perf
 
     def _timing_texts(self) -> list[str]:
-        for name in self.config.tasks:
-            inputs = self.examples(name).inputs
-            if inputs and isinstance(inputs[0], str):
-                return inputs[:64]
+        """The first task's texts that the models can be timed on; otherwise why speed is not measured."""
+        reasons = []
+        for name, task in self.config.tasks.items():
+            task_type = TASK_TYPES.get(task.type)
+            texts = task_type.timing_texts(self.examples(name), task.options)
+            if texts:
+                return texts[:64]
+            reasons.append(f"tasks.{name}: {task_type.no_timing_reason(task.options)}")
+        self._speed_note = "speed not measured: " + "; ".join(reasons)
         return []
 
     def _gate_performance(self, target: TargetConfig, comparison: Comparison) -> None:
@@ -367,6 +393,8 @@ class GateSession:
 
         perf = self.performance(target.name)
         comparison.performance.update(perf.to_json())
+        if perf.source is None and self._speed_note:
+            comparison.warnings.append(self._speed_note)
         missing = PRESETS.get(target.hardware).missing(detect_machine())
         representative = f"this machine lacks {'; '.join(missing)}" if missing else None
         failures, notes = check_gates(perf, min_size_ratio=target.min_size_ratio, min_speedup=target.min_speedup,

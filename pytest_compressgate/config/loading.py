@@ -174,6 +174,8 @@ def build_task(name: str, table: Mapping[str, Any], where: str, targets: Mapping
             raise ConfigError(f"{where}.targets.{target}: no such target.{did_you_mean(target, targets)} "
                               f"Declared: {', '.join(targets)}.")
         overrides[target] = threshold_override(override, f"{where}.targets.{target}")
+    options = from_mapping(spec.options_cls, {k: table[k] for k in option_keys if k in table}, where)
+    spec.check_task(metric, options, where)
     return TaskConfig(
         name=name,
         data=coerce(table["data"], str, f"{where}.data"),
@@ -185,5 +187,5 @@ def build_task(name: str, table: Mapping[str, Any], where: str, targets: Mapping
         weight=coerce(table.get("weight", 1.0), float, f"{where}.weight"),
         thresholds=thresholds,
         target_overrides=overrides,
-        options=from_mapping(spec.options_cls, {k: table[k] for k in option_keys if k in table}, where),
+        options=options,
     )

@@ -84,6 +84,15 @@ class LoadedModel:
         return _to_cpu(self.model.generate(**_to_device(inputs, self.device)))
 
 
+@dataclass
+class SourceAccess:
+    """The source model for a task type's setup step, loaded on first use, and one session's setup results
+    (``memo``), so tasks that share a setup run it once."""
+
+    load: Callable[[], LoadedModel]
+    memo: dict[Any, Any] = field(default_factory=dict)
+
+
 def _to_device(inputs: dict[str, Any], device: str) -> dict[str, Any]:
     if device == "cpu":
         return inputs
@@ -131,8 +140,29 @@ class TaskType:
             )
         METRICS.get(metric)  # registered, or an error listing what is
 
+    @classmethod
+    def check_task(cls, metric: str, options: Any, where: str) -> None:
+        """Checks across the metric and the options, when the config loads (ConfigError naming the key)."""
+
     def metric(self, name: str) -> Metric:
         return METRICS.get(name)
+
+    def key_parts(self, options: Any) -> dict[str, Any]:
+        """What else can change this type's predictions, for the examples' cache key (a custom scorer's
+        source code); the built-in types have none beyond the data and the options."""
+        return {}
+
+    def prepare(self, options: Any, source: SourceAccess) -> Any:
+        """The options ``predict`` receives; called once per session, only when predictions must be computed
+        (a custom task's setup step fits its probe on the source model here)."""
+        return options
+
+    def timing_texts(self, examples: Examples, options: Any) -> list[str]:
+        """Texts to time the models on: the inputs, where they are plain strings."""
+        return list(examples.inputs) if examples.inputs and isinstance(examples.inputs[0], str) else []
+
+    def no_timing_reason(self, options: Any) -> str:
+        return f"{self.name} inputs are not plain texts"
 
     def load(self, data: str, options: Any, *, split: str, max_examples: int | None, where: str) -> Examples:
         raise NotImplementedError

@@ -72,12 +72,14 @@ class TextClassification(TaskType):
         return Predictions(values=values, nonfinite=nonfinite)
 
     def collapse(self, predictions: Predictions, examples: Examples) -> str | None:
-        found = super().collapse(predictions, examples)
-        if found:
-            return found
-        counts = Counter(map(str, predictions.values))
-        classes = set(map(str, examples.references))
-        if len(classes) > 1 and len(counts) == 1 and len(examples) >= 10:
-            (only, _), = counts.items()
-            return f"the model predicts one class ({only!r}) for all {len(examples)} examples"
-        return None
+        return super().collapse(predictions, examples) or one_class_collapse(predictions, examples)
+
+
+def one_class_collapse(predictions: Predictions, examples: Examples) -> str | None:
+    """A sentence when one class is predicted for every example of data that holds several, else None."""
+    counts = Counter(map(str, predictions.values))
+    classes = set(map(str, examples.references))
+    if len(classes) > 1 and len(counts) == 1 and len(examples) >= 10:
+        (only, _), = counts.items()
+        return f"the model predicts one class ({only!r}) for all {len(examples)} examples"
+    return None

@@ -57,5 +57,7 @@ for _preset in (
     HardwarePreset("cuda", "any NVIDIA CUDA GPU", cuda=True),
     HardwarePreset("cuda-sm80+", "NVIDIA GPU of compute capability 8.0+ (Ampere or newer)", cuda=True,
                    min_compute_capability=(8, 0)),
+    HardwarePreset("cuda-sm90", "NVIDIA GPU of compute capability 9.0+ (Hopper: H100, H200, or newer), where "
+                   "FP8 matmuls and the torchao GPU methods' kernels run", cuda=True, min_compute_capability=(9, 0)),
 ):
     PRESETS.register(_preset.name, _preset)

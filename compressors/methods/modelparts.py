@@ -41,6 +41,31 @@ def weight_out_in(module: Any):
     return module.weight if isinstance(module, nn.Linear) else module.weight.t()
 
 
+def shrink_linear(layer: Any, index, *, outputs: bool) -> Any:
+    """A new layer keeping only the output (``outputs``) or input features in ``index``, for nn.Linear
+    and GPT-2's Conv1D (whose weight is stored (in, out); transformers 5 dropped its helper for it)."""
+    import torch
+    import torch.nn as nn
+    from transformers.pytorch_utils import Conv1D, prune_linear_layer
+
+    if isinstance(layer, nn.Linear):
+        return prune_linear_layer(layer, index, dim=0 if outputs else 1)
+    index = index.to(layer.weight.device)
+    weight = layer.weight.index_select(1 if outputs else 0, index)
+    bias = layer.bias[index] if outputs else layer.bias
+    new = Conv1D(weight.shape[1], weight.shape[0]).to(device=weight.device, dtype=weight.dtype)
+    with torch.no_grad():
+        new.weight.copy_(weight)
+        new.bias.copy_(bias)
+    return new
+
+
+def replace_module(root: Any, name: str, new: Any) -> None:
+    """Put ``new`` where ``root.get_submodule(name)`` was."""
+    parent_name, _, attr = name.rpartition(".")
+    setattr(root.get_submodule(parent_name) if parent_name else root, attr, new)
+
+
 def head_prefixes(model: Any) -> tuple[str, ...]:
     """Module-name prefixes that belong to the task head: everything outside the base model, plus
     output embeddings (an LM head tied to the input embeddings must never be pruned on its own)."""

@@ -67,19 +67,26 @@ class Method:
     handler: Handler
     accepts: tuple[ModelFormat, ...] = (ModelFormat.TRANSFORMERS,)
     description: str = ""
+    # What the handler writes, declared so a recipe's format chain is checked when the config loads
+    # (None: known only after a build). compress() refuses a handler that writes anything else.
+    produces: ModelFormat | None = None
+    # Bump when a fix changes what the handler writes: the version is in every artifact's cache key and
+    # manifest, so artifacts built by the older code are rebuilt instead of reused.
+    version: int = 1
 
 
 METHODS: Registry[Method] = Registry("compression method")
 
 
 def register(
-    name: str, config_cls: type, *, accepts: tuple[ModelFormat, ...] = (ModelFormat.TRANSFORMERS,)
+    name: str, config_cls: type, *, accepts: tuple[ModelFormat, ...] = (ModelFormat.TRANSFORMERS,),
+    produces: ModelFormat | None = None, version: int = 1,
 ) -> Callable[[Handler], Handler]:
     """Register ``handler`` for ``name``; adding a method never edits the dispatcher."""
 
     def wrap(handler: Handler) -> Handler:
         doc = (handler.__doc__ or "").strip().splitlines()
-        METHODS.register(name, Method(name, config_cls, handler, accepts, doc[0] if doc else ""))
+        METHODS.register(name, Method(name, config_cls, handler, accepts, doc[0] if doc else "", produces, version))
         return handler
 
     return wrap
@@ -96,7 +103,7 @@ def parse_step(step: Mapping[str, Any] | StepConfig, where: str = "recipe step")
     if not isinstance(step, Mapping) or "method" not in step:
         raise ConfigError(f"{where} must be a table with a 'method' key, got {step!r}")
     name = step["method"]
-    if name not in METHODS:
+    if not isinstance(name, str) or name not in METHODS:
         raise ConfigError(f"{where}.method: {METHODS.unknown_message(name)}")
     method = METHODS.get(name)
     return method, from_mapping(method.config_cls, step, where, ignore=("method",))
@@ -187,8 +194,12 @@ def compress(
         result = method.handler(model_dir, config, tmp, context)
         if not isinstance(result, Result):
             raise CompressionError(f"handler for {method.name!r} returned {result!r}, not a Result")
+        if method.produces is not None and result.format is not method.produces:
+            raise CompressionError(f"handler for {method.name!r} wrote a {result.format.value} model but is "
+                                   f"registered as producing {method.produces.value}")
         manifest = {
             "method": method.name,
+            "method_version": method.version,
             "params": step_params(config),
             "format": result.format.value,
             "task": context.task,

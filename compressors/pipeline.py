@@ -17,7 +17,26 @@ def validate_recipe(steps: Sequence[Mapping[str, Any]], where: str = "recipe") -
 
     if not steps:
         raise ConfigError(f"{where} is empty: give at least one step, e.g. [{{ method = \"onnx-dynamic-int8\" }}]")
-    return [parse_step(step, f"{where}[{i}]") for i, step in enumerate(steps)]
+    parsed = [parse_step(step, f"{where}[{i}]") for i, step in enumerate(steps)]
+    check_format_chain([method for method, _ in parsed], where)
+    return parsed
+
+
+def check_format_chain(methods: Sequence[Any], where: str = "recipe",
+                       source_format: ModelFormat = ModelFormat.TRANSFORMERS) -> None:
+    """Each step must accept what the step before it writes (distill cannot follow an ONNX export):
+    found from the methods' declared formats before anything is built, not after the earlier stages ran."""
+    from .errors import ConfigError
+
+    fmt: ModelFormat | None = source_format
+    for i, method in enumerate(methods):
+        if fmt is not None and fmt not in method.accepts:
+            previous = f"{where}[{i - 1}] ({methods[i - 1].name})" if i else "the source"
+            raise ConfigError(
+                f"{where}[{i}].method = {method.name!r} cannot follow {previous}, which writes the {fmt.value} "
+                f"format; {method.name!r} takes only {', '.join(f.value for f in method.accepts)}. Put it earlier "
+                "in the recipe.")
+        fmt = method.produces
 
 
 def run_recipe(

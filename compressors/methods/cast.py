@@ -58,13 +58,13 @@ def cast(model_dir: Path, out_dir: Path, context: Context, dtype_name: str) -> R
     })
 
 
-@register("cast-fp16", CastFp16Config)
+@register("cast-fp16", CastFp16Config, produces=ModelFormat.TORCH_QUANTIZED)
 def cast_fp16(model_dir: Path, config: CastFp16Config, out_dir: Path, context: Context) -> Result:
     """Cast weights to float16 (safetensors); for GPU targets."""
     return cast(model_dir, out_dir, context, "float16")
 
 
-@register("cast-bf16", CastBf16Config)
+@register("cast-bf16", CastBf16Config, produces=ModelFormat.TORCH_QUANTIZED)
 def cast_bf16(model_dir: Path, config: CastBf16Config, out_dir: Path, context: Context) -> Result:
     """Cast weights to bfloat16 (safetensors); for GPU targets and AMX CPUs."""
     return cast(model_dir, out_dir, context, "bfloat16")

@@ -207,7 +207,7 @@ class Distiller:
         return float((student.argmax(-1) == teacher_logits.argmax(-1)).float().mean())
 
 
-@register("distill", DistillConfig)
+@register("distill", DistillConfig, produces=ModelFormat.TRANSFORMERS)
 def distill(model_dir: Path, config: DistillConfig, out_dir: Path, context: Context) -> Result:
     """Knowledge distillation into a shallower or narrower student on local data (KL + CE + hidden MSE)."""
     from transformers import AutoTokenizer

@@ -137,7 +137,7 @@ def _quantize_auto_gptq(src: Path, config: GptqConfig, rows: list, out: Path, co
     model.save_quantized(str(out), use_safetensors=True)
 
 
-@register("gptq", GptqConfig)
+@register("gptq", GptqConfig, produces=ModelFormat.GPTQ)
 def gptq(model_dir: Path, config: GptqConfig, out_dir: Path, context: Context) -> Result:
     """GPTQ weight-only INT2/3/4/8 for causal LMs (gptqmodel; CUDA when present, else CPU)."""
     check_causal(context.task, "method 'gptq'")

@@ -209,13 +209,13 @@ def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Co
     return Result(ModelFormat.ONNX, stats)
 
 
-@register("inc-int8-static", IncInt8StaticConfig)
+@register("inc-int8-static", IncInt8StaticConfig, produces=ModelFormat.ONNX)
 def inc_int8_static(model_dir: Path, config: IncInt8StaticConfig, out_dir: Path, context: Context) -> Result:
     """Intel Neural Compressor static INT8 (PT2E, calibrated), saved as ONNX QDQ."""
     return inc_int8(model_dir, config, out_dir, context, static=True)
 
 
-@register("inc-int8-dynamic", IncInt8DynamicConfig)
+@register("inc-int8-dynamic", IncInt8DynamicConfig, produces=ModelFormat.ONNX)
 def inc_int8_dynamic(model_dir: Path, config: IncInt8DynamicConfig, out_dir: Path, context: Context) -> Result:
     """Intel Neural Compressor dynamic INT8 (PT2E), saved as ONNX QDQ."""
     return inc_int8(model_dir, config, out_dir, context, static=False)

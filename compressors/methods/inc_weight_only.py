@@ -149,7 +149,7 @@ def quantize_inc(model_dir: Path, out_dir: Path, context: Context, qconfig, *, m
     return Result(ModelFormat.GPTQ, stats)
 
 
-@register("inc-rtn-int4", IncRtnInt4Config)
+@register("inc-rtn-int4", IncRtnInt4Config, produces=ModelFormat.GPTQ)
 def inc_rtn_int4(model_dir: Path, config: IncRtnInt4Config, out_dir: Path, context: Context) -> Result:
     """INT4 weight-only round-to-nearest through Intel Neural Compressor (CPU, no calibration)."""
     inc = require("neural_compressor.torch.quantization", extra="inc", purpose="method 'inc-rtn-int4'")
@@ -157,7 +157,7 @@ def inc_rtn_int4(model_dir: Path, config: IncRtnInt4Config, out_dir: Path, conte
     return quantize_inc(model_dir, out_dir, context, qconfig, method="inc-rtn-int4")
 
 
-@register("inc-gptq-int4", IncGptqInt4Config)
+@register("inc-gptq-int4", IncGptqInt4Config, produces=ModelFormat.GPTQ)
 def inc_gptq_int4(model_dir: Path, config: IncGptqInt4Config, out_dir: Path, context: Context) -> Result:
     """INT4 weight-only GPTQ through Intel Neural Compressor (CPU, calibrated)."""
     inc = require("neural_compressor.torch.quantization", extra="inc", purpose="method 'inc-gptq-int4'")

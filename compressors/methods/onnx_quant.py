@@ -165,7 +165,7 @@ def quantize_with(model_dir: Path, out_dir: Path, context: Context, qconfig, *, 
     return Result(ModelFormat.ONNX, stats)
 
 
-@register("onnx-dynamic-int8", OnnxDynamicInt8Config)
+@register("onnx-dynamic-int8", OnnxDynamicInt8Config, produces=ModelFormat.ONNX)
 def onnx_dynamic_int8(model_dir: Path, config: OnnxDynamicInt8Config, out_dir: Path, context: Context) -> Result:
     """ONNX Runtime dynamic INT8 through optimum (x86 VNNI/AVX2 and arm64 presets)."""
     optimum_ort = require("optimum.onnxruntime", extra="onnx", purpose="ONNX Runtime quantization")

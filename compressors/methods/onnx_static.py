@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from ..base import Context, Result, StepConfig, register
+from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import ConfigError, did_you_mean, require
 from ._calibration import check_suffix, texts_for
 from .onnx_quant import OrtPreset, quantize_with, reduce_range_kwargs, resolve_preset
@@ -93,7 +93,7 @@ def _check_operators(operators: list[str]) -> None:
                               f"{did_you_mean(op, known)} Valid: {', '.join(known)}")
 
 
-@register("onnx-static-int8", OnnxStaticInt8Config)
+@register("onnx-static-int8", OnnxStaticInt8Config, produces=ModelFormat.ONNX)
 def onnx_static_int8(model_dir: Path, config: OnnxStaticInt8Config, out_dir: Path, context: Context) -> Result:
     """ONNX Runtime static INT8 through optimum, calibrated on local texts."""
     optimum_ort = require("optimum.onnxruntime", extra="onnx", purpose="ONNX Runtime quantization")

@@ -129,7 +129,7 @@ def check_prunable(model: Any, task: str) -> None:
         raise ConfigError("prune-heads: this model already has pruned heads; use one prune-heads step per recipe")
 
 
-@register("prune-heads", HeadPruningConfig)
+@register("prune-heads", HeadPruningConfig, produces=ModelFormat.TRANSFORMERS)
 def prune_heads(model_dir: Path, config: HeadPruningConfig, out_dir: Path, context: Context) -> Result:
     """Attention-head pruning ranked by gradient importance on calibration data (Michel et al. 2019)."""
     from transformers import AutoTokenizer

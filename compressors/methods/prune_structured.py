@@ -112,7 +112,7 @@ def reload_check(out_dir: Path, context: Context, expected: int) -> int:
     return found
 
 
-@register("prune-structured", StructuredConfig)
+@register("prune-structured", StructuredConfig, produces=ModelFormat.TRANSFORMERS)
 def prune_structured(model_dir: Path, config: StructuredConfig, out_dir: Path, context: Context) -> Result:
     """Structured FFN neuron pruning (L2 importance), same width in every block, config updated."""
     model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)

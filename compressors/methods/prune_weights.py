@@ -42,7 +42,7 @@ class SemiStructuredConfig(StepConfig):
     skip_head: bool = True  # leave the task head dense
 
 
-@register("prune-magnitude", MagnitudeConfig)
+@register("prune-magnitude", MagnitudeConfig, produces=ModelFormat.TRANSFORMERS)
 def prune_magnitude(model_dir: Path, config: MagnitudeConfig, out_dir: Path, context: Context) -> Result:
     """Global unstructured magnitude pruning of Linear weights (torch.nn.utils.prune), zeros saved."""
     import torch
@@ -83,7 +83,7 @@ def two_four_violations(weight) -> int:
     return int((nonzero > KEEP).sum())
 
 
-@register("prune-2:4", SemiStructuredConfig)
+@register("prune-2:4", SemiStructuredConfig, produces=ModelFormat.TRANSFORMERS)
 def prune_two_four(model_dir: Path, config: SemiStructuredConfig, out_dir: Path, context: Context) -> Result:
     """Semi-structured 2:4 sparsity on Linear weights, pattern verified in the saved weights."""
     import torch

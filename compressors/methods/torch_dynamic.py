@@ -116,7 +116,7 @@ def _stored_tensors(qmodel, quantized: list[str]) -> tuple[dict[str, Any], dict[
     return tensors, layers, aliases
 
 
-@register(SCHEME, TorchDynamicInt8Config)
+@register(SCHEME, TorchDynamicInt8Config, produces=ModelFormat.TORCH_QUANTIZED)
 def torch_dynamic_int8(model_dir: Path, config: TorchDynamicInt8Config, out_dir: Path, context: Context) -> Result:
     """PyTorch dynamic INT8 on nn.Linear (no extra dependency; CPU inference)."""
     import torch

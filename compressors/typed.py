@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -37,8 +38,10 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         for arg in args:
             try:
                 return coerce(value, arg, where)
-            except ConfigError:
-                continue
+            except ConfigError as exc:
+                last = exc
+        if len(args) == 1:  # "x | None": the one type's own message (say, why nan is not a number here)
+            raise last
         raise ConfigError(f"{where} = {value!r} is invalid: expected {describe(tp)}")
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
@@ -55,6 +58,8 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where} = {value!r} is invalid: expected {describe(tp)}") from None
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, float) and not math.isfinite(value):  # TOML spells nan and inf
+        raise ConfigError(f"{where} = {value!r} is invalid: expected a finite number")
     if tp in (bool, int, float, str):
         if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
             return value

@@ -5,6 +5,7 @@ Every error names the file, the key path, the bad value and what would be valid.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +34,11 @@ def read_table(path: Path) -> tuple[dict[str, Any], str]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                          "TOML files must be saved as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if path.name == "pyproject.toml":
         table = data.get("tool", {}).get("compressgate")
         if table is None:
@@ -98,7 +104,7 @@ def build_config(table: Mapping[str, Any], *, path: Path, prefix: str = "") -> G
         tasks=tasks,
         cache_dir=cache_dir if cache_dir.is_absolute() else root / cache_dir,
         registry=registry,
-        seed=coerce(table.get("seed", 0), int, _key(prefix, "seed")),
+        seed=nonnegative_seed(coerce(table.get("seed", 0), int, _key(prefix, "seed")), _key(prefix, "seed")),
         holm=coerce(table.get("holm", False), bool, _key(prefix, "holm")),
     )
 
@@ -137,13 +143,29 @@ def build_target(name: str, table: Mapping[str, Any], where: str) -> TargetConfi
     if not isinstance(recipe, list):
         raise ConfigError(f"{where}.recipe must be a list of steps, e.g. [{{ method = \"onnx-dynamic-int8\" }}]")
     validate_recipe(recipe, f"{where}.recipe")
-    gates = {k: coerce(table[k], float | None, f"{where}.{k}") for k in TARGET_KEYS[2:5] if k in table}
+    gates = {k: positive(coerce(table[k], float | None, f"{where}.{k}"), f"{where}.{k}")
+             for k in TARGET_KEYS[2:5] if k in table}
     stages = {}
     for index, override in require_table(table.get("stages", {}), f"{where}.stages").items():
-        if not str(index).isdigit() or int(index) >= len(recipe):
+        # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses
+        if not re.fullmatch(r"[0-9]+", str(index)) or int(index) >= len(recipe):
             raise ConfigError(f"{where}.stages.{index}: expected a stage number from 0 to {len(recipe) - 1}")
         stages[int(index)] = threshold_override(override, f"{where}.stages.{index}")
     return TargetConfig(name=name, hardware=hardware, recipe=[dict(s) for s in recipe], stage_thresholds=stages, **gates)
+
+
+def nonnegative_seed(value: int, where: str) -> int:
+    if not 0 <= value < 2**63:
+        raise ConfigError(f"{where} = {value} is invalid: expected an integer from 0 to 2**63 - 1")
+    return value
+
+
+def positive(value: Any, where: str) -> Any:
+    """``value`` when it is None or > 0 (sizes, counts, speed gates); a ConfigError otherwise."""
+    if value is not None and not value > 0:
+        kind = "an integer >= 1" if isinstance(value, int) else "a number > 0"
+        raise ConfigError(f"{where} = {value!r} is invalid: expected {kind}")
+    return value
 
 
 def threshold_override(table: Any, where: str) -> dict[str, Any]:
@@ -182,9 +204,10 @@ def build_task(name: str, table: Mapping[str, Any], where: str, targets: Mapping
         type=task_type,
         metric=metric,
         split=coerce(table.get("split", "train"), str, f"{where}.split"),
-        max_examples=coerce(table.get("max_examples"), int | None, f"{where}.max_examples"),
-        batch_size=coerce(table.get("batch_size", 32), int, f"{where}.batch_size"),
-        weight=coerce(table.get("weight", 1.0), float, f"{where}.weight"),
+        max_examples=positive(coerce(table.get("max_examples"), int | None, f"{where}.max_examples"),
+                              f"{where}.max_examples"),
+        batch_size=positive(coerce(table.get("batch_size", 32), int, f"{where}.batch_size"), f"{where}.batch_size"),
+        weight=positive(coerce(table.get("weight", 1.0), float, f"{where}.weight"), f"{where}.weight"),
         thresholds=thresholds,
         target_overrides=overrides,
         options=options,

@@ -5,6 +5,7 @@ Plain frozen dataclasses, built by ``loading.load_config``; nothing here imports
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -43,6 +44,10 @@ class Thresholds:
     max_drop_increase: float | None = None
 
     def __post_init__(self) -> None:
+        for name in ("max_drop", "max_relative_drop", "max_drop_increase", "min_score"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{name} = {value} is invalid: expected a finite number (leave it out for no limit)")
         for name in ("max_drop", "max_relative_drop", "max_drop_increase"):
             value = getattr(self, name)
             if value is not None and value < 0:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import functools
 import hashlib
 import json
 import os
+import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -45,20 +48,39 @@ def hash_path(path: str | os.PathLike[str], *, memo: str | os.PathLike[str] | No
     if memo is None:
         return _hash_path_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size, signature)
     memo, name = Path(memo), str(path.resolve())
-    try:
-        known = json.loads(memo.read_text())
-    except (OSError, ValueError):
-        known = {}
+    known = _read_memo(memo)
     entry = known.get(name)
-    if entry and entry.get("signature") == canonical(signature):
+    if isinstance(entry, dict) and entry.get("signature") == canonical(signature) \
+            and isinstance(entry.get("sha256"), str):
         return entry["sha256"]
     digest = _hash_path_cached(name, stat.st_mtime_ns, stat.st_size, signature)
     known[name] = {"signature": canonical(signature), "sha256": digest}
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    tmp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(known))
-    os.replace(tmp, memo)
+    tmp = memo.with_name(f".{memo.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(known))
+        os.replace(tmp, memo)
+    except OSError:  # a read-only cache: the digest is right, only not remembered
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     return digest
+
+
+def _read_memo(memo: Path) -> dict[str, Any]:
+    """The memo's entries; a memo that is not a JSON object (a killed writer's, a hand edit) is rebuilt."""
+    try:
+        known = json.loads(memo.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        known = exc
+    if not isinstance(known, dict):
+        from .store import CacheCorruptionWarning
+
+        warnings.warn(f"digest memo {memo} is not a JSON object ({str(known)[:60]}); rebuilding it",
+                      CacheCorruptionWarning, stacklevel=3)
+        return {}
+    return known
 
 
 def _dir_signature(path: Path) -> tuple:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compressors.base import Artifact, Context, ModelFormat, compress, parse_step, step_params
+from compressors.base import Artifact, Context, ModelFormat, compress, parse_step
 
 from .cache import CacheStore, hash_path, library_versions, make_key
-from .config import GateConfig, TargetConfig, TaskConfig
+from .cache.documents import examples_problem, predictions_problem, timings_problem
+from .cache.gate_keys import GateKeys
+from .config import ConfigError, GateConfig, TargetConfig, TaskConfig
 from .gpus import physical_device
 from .performance import SPEED_METHOD, Performance, Timing, check_gates, measure_sizes, measure_speed
 from .tasks import TASK_TYPES, Examples, LoadedModel, Predictions
@@ -84,6 +85,7 @@ class GateSession:
         self._performance: dict[str, Performance] = {}
         self._compared: dict[tuple[str, str], list[Comparison]] = {}
         self._versions = library_versions()
+        self.keys = GateKeys(self.config, self._versions)
         self._source_access = SourceAccess(lambda: self.load(self.source_dir, "source", self.source_device))
         self._prepared: dict[str, Any] = {}  # task -> the options its predict() gets (after a setup step)
         self._speed_note: str | None = None
@@ -96,14 +98,28 @@ class GateSession:
         if self._source_dir is None:
             built = self.build_source(self.config) if self.build_source else None
             name = built or self.config.source.model
-            local = Path(self.config.resolve(name))
-            if local.is_dir():
-                self._source_dir = local
-            else:
-                from huggingface_hub import snapshot_download
-
-                self._source_dir = Path(snapshot_download(name, revision=self.config.source.revision))
+            self._source_dir = self._find_source(name)
         return self._source_dir
+
+    def _find_source(self, name: str) -> Path:
+        """A local directory, or a hub id fetched (or found in the local hub cache); anything else is a
+        ConfigError naming ``source.model``. A local-looking path that does not exist is never sent to the hub."""
+        from .preflight import looks_local
+
+        local = Path(self.config.resolve(name))
+        if local.is_dir():
+            return local
+        if local.exists() or looks_local(name, self.config.root):
+            raise ConfigError(f"source.model = {name!r}: no such directory ({self.config.root / name}); give a "
+                              "saved model's folder (relative to the config file) or a hub id such as 'org/name'")
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(name, revision=self.config.source.revision))
+        except Exception as exc:  # the hub client raises a dozen types; what it says is what matters
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ConfigError(f"source.model = {name!r}: not a directory beside the config ({self.config.root}) "
+                              f"and not a model the hub gives ({type(exc).__name__}: {first})") from None
 
     @property
     def source_key(self) -> str:
@@ -129,10 +145,8 @@ class GateSession:
         stages = []
         for index, raw_step in enumerate(target.recipe):
             where = f"targets.{name}.recipe[{index}]"
-            method, step_config = parse_step(self._resolve_files(raw_step), where)
-            key = make_key(kind="artifact", parent=parent_key, method=method.name, params=step_params(step_config),
-                           files=self._file_hashes(raw_step), hardware=target.hardware, task=self.model_task,
-                           trust_remote_code=self.config.source.trust_remote_code, libraries=self._versions)
+            method, step_config = parse_step(self.keys.resolve_files(raw_step), where)
+            key = self.keys.stage(parent_key, target, raw_step, index)
             context = Context(task=self.model_task, source_format=fmt, hardware=target.hardware, seed=self.config.seed,
                               trust_remote_code=self.config.source.trust_remote_code)
             source_info = {"key": parent_key, "path": str(parent_dir)}
@@ -147,16 +161,6 @@ class GateSession:
             parent_key, parent_dir, fmt = key, path, artifact.format
         self._built[name] = BuiltTarget(name, stages)
         return self._built[name]
-
-    def _resolve_files(self, step: dict[str, Any]) -> dict[str, Any]:
-        return {k: (str(self.config.root / v) if self._is_file(v) else v) for k, v in step.items()}
-
-    def _file_hashes(self, step: dict[str, Any]) -> dict[str, str]:
-        """Files a step reads (calibration or training data) are keyed by their bytes, not their path."""
-        return {k: hash_path(self.config.root / v) for k, v in step.items() if self._is_file(v)}
-
-    def _is_file(self, value: Any) -> bool:
-        return isinstance(value, str) and value != "" and (self.config.root / value).is_file()
 
     @property
     def built_targets(self) -> dict[str, BuiltTarget]:
@@ -182,37 +186,20 @@ class GateSession:
                     self.config.resolve(task.data), self._option_files(task)[0], split=task.split,
                     max_examples=task.max_examples, where=f"tasks.{task_name}",
                 )
+                if not len(examples):
+                    raise ConfigError(f"tasks.{task_name}.data = {task.data!r}: no examples to score")
                 return dataclasses.asdict(examples)  # every field: a retrieval task's corpus too
 
             data, _ = self.cache.get_or_build_json("examples", self._data_key(task), run,
-                                                   rebuild=self.options.rebuild)
+                                                   rebuild=self.options.rebuild, check=examples_problem)
             self._examples[task_name] = task_type.examples_cls(**data)
         return self._examples[task_name]
 
     def _data_key(self, task: TaskConfig) -> str:
-        data_path = self.config.resolve(task.data)
-        code = TASK_TYPES.get(task.type).key_parts(task.options)  # a custom task's functions' source
-        return make_key(kind="examples", format=2, data=hash_path(data_path) if os.path.exists(data_path) else data_path,
-                        type=task.type, options=task.options, files=self._option_files(task)[1], split=task.split,
-                        max_examples=task.max_examples, libraries=self._versions, **({"code": code} if code else {}))
+        return self.keys.examples(task)
 
-    def _option_files(self, task: TaskConfig) -> tuple[Any, dict[str, str]]:
-        """Task options with file paths resolved against the config's folder, and those files' hashes
-        (a retrieval corpus edited in place must miss the cache)."""
-        if not dataclasses.is_dataclass(task.options):
-            return task.options, {}
-        resolved, hashes = {}, {}
-        for f in dataclasses.fields(task.options):
-            value = getattr(task.options, f.name)
-            if self._is_file(value):
-                resolved[f.name] = str(self.config.root / value)
-                hashes[f.name] = hash_path(self.config.root / value)
-            elif isinstance(value, dict):  # a table of named files (a custom task's files)
-                files = {k: v for k, v in value.items() if self._is_file(v)}
-                if files:
-                    resolved[f.name] = {**value, **{k: str(self.config.root / v) for k, v in files.items()}}
-                    hashes[f.name] = {k: hash_path(self.config.root / v) for k, v in files.items()}
-        return dataclasses.replace(task.options, **resolved), hashes
+    def _option_files(self, task: TaskConfig) -> tuple[Any, dict[str, Any]]:
+        return self.keys.option_files(task)
 
     def _prepared_options(self, task_name: str) -> Any:
         """The options ``predict`` gets: after the task type's setup step (once per session, only when
@@ -251,8 +238,7 @@ class GateSession:
         if memo in self._predictions:
             return self._predictions[memo]
         task = self.task(task_name)
-        key = make_key(kind="predictions", model=model_key, examples=self._data_key(task), seed=self.config.seed,
-                       subset=subset, device=device)
+        key = self.keys.predictions(task, model_key, subset=subset, device=device)
 
         def run() -> dict[str, Any]:
             examples = self.examples(task_name)
@@ -267,7 +253,9 @@ class GateSession:
             predictions.extra["device"] = physical_device(model.device)
             return predictions.to_json()
 
-        data, _ = self.cache.get_or_build_json("predictions", key, run, rebuild=self.options.rebuild)
+        n = len(subset) if subset is not None else len(self.examples(task_name))
+        data, _ = self.cache.get_or_build_json("predictions", key, run, rebuild=self.options.rebuild,
+                                               check=lambda d: predictions_problem(d, n))
         self._predictions[memo] = Predictions.from_json(data)
         self._scored_on[model_key] = self._predictions[memo].extra.get("device", device)
         return self._predictions[memo]
@@ -292,8 +280,15 @@ class GateSession:
         """Score every stage of the target on the task; the final stage's comparison is the verdict."""
         memo = (task_name, target_name)
         if memo not in self._compared:
-            self._compared[memo] = self._compare_stages(task_name, target_name)
-            self.comparisons.extend(self._compared[memo])
+            family = list(self.config.tasks) if self.config.holm else [task_name]  # Holm needs every task first
+            for name in family:
+                if (name, target_name) not in self._compared:
+                    self._compared[(name, target_name)] = self._compare_stages(name, target_name)
+                    self.comparisons.extend(self._compared[(name, target_name)])
+            if self.config.holm:
+                from .verdict import apply_holm
+
+                apply_holm([self._compared[(n, target_name)][-1] for n in family], family_size=len(family))
         return self._compared[memo][-1]
 
     def comparisons_for(self, task_name: str, target_name: str) -> list[Comparison]:
@@ -323,8 +318,12 @@ class GateSession:
                 stage=None if is_final else stage.name, gated=is_final or stage.index in target.stage_thresholds,
             )
             if early:
-                comparison = compare_early_stop(**common, predict=lambda chunk, s=stage, lb=label: self.predictions(
-                    task_name, s.key, s.artifact.path, lb, chunk, device))
+                if self.config.holm:  # Bonferroni share of the family's error: valid at any stopping look
+                    confidence = 1 - (1 - common["thresholds"].confidence) / len(self.config.tasks)
+                    common["thresholds"] = dataclasses.replace(common["thresholds"], confidence=confidence)
+                comparison = compare_early_stop(**common, batch_size=task.batch_size,
+                                                predict=lambda chunk, s=stage, lb=label: self.predictions(
+                                                    task_name, s.key, s.artifact.path, lb, chunk, device))
             else:
                 comparison = compare(**common, compressed=self.predictions(task_name, stage.key, stage.artifact.path,
                                                                            label, device=device))
@@ -355,8 +354,8 @@ class GateSession:
         perf = measure_sizes(self.source_dir, final.artifact.path, final.artifact.stats)
         texts = self._timing_texts()
         if texts:
-            key = make_key(kind="speed", artifact=final.key, source=self.source_key, method=SPEED_METHOD,
-                           machine=dataclasses.asdict(detect_machine()))
+            key = self.keys.speed(artifact_key=final.key, source_key=self.source_key, method=SPEED_METHOD,
+                                  machine=dataclasses.asdict(detect_machine()), texts=texts)
 
             def run() -> dict[str, Any]:
                 self.say(f"compressgate: timing {target_name} beside the source")
@@ -368,7 +367,8 @@ class GateSession:
                         "devices": {"source": physical_device(source.device),
                                     "compressed": physical_device(compressed.device)}}
 
-            timings, _ = self.cache.get_or_build_json("speed", key, run, rebuild=self.options.rebuild)
+            timings, _ = self.cache.get_or_build_json("speed", key, run, rebuild=self.options.rebuild,
+                                                      check=timings_problem)
             perf.source, perf.compressed = Timing(**timings["source"]), Timing(**timings["compressed"])
             perf.devices = timings.get("devices", {})
             perf.speedup = perf.source.latency_ms_median / perf.compressed.latency_ms_median

@@ -117,6 +117,9 @@ class TaskType:
     model_task: ClassVar[str]  # which model class serves it (see compressors.modelio.TASK_CLASSES)
     other_model_tasks: ClassVar[tuple[str, ...]] = ()  # other model tasks whose classes serve it too
     examples_cls: ClassVar[type[Examples]] = Examples  # what load() returns; rebuilt from the JSON cache
+    # Bump when predict() changes what it returns for the same model and examples: the version is in the
+    # predictions' cache key, so predictions made by the older code are redone.
+    version: ClassVar[int] = 1
 
     @classmethod
     def source_tasks(cls) -> list[str]:

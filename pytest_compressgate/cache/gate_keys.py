@@ -1,0 +1,156 @@
+"""What each thing the gate caches is keyed by, computed from the config alone (nothing is built here).
+
+One place for every key, so ``tests/unit/cache/test_key_coverage.py`` can change each config field in
+turn and check that some key changes, unless the field is listed in ``NOT_IN_KEYS`` with the reason no
+cached result depends on it. A field added to the config without either fails that test.
+
+- an artifact (one recipe stage): its parent's key, the method, the method's version, the canonical
+  step parameters and the bytes of files the step reads, the hardware preset, the model task,
+  trust_remote_code, the seed and the library versions;
+- examples: the data's bytes, the task type, its options and the bytes of files they name, the split,
+  ``max_examples``, what the task type adds (``key_parts``: a custom scorer's code) and the libraries;
+- predictions: the model's key, the examples' key, how they are batched (``batch_size``: dynamic INT8
+  computes activation scales per batch), the task type's version, the model task and trust_remote_code
+  (which decide the class and the code that loads the model), the seed, the device and, for early
+  stopping, the examples' indices;
+- timings: the artifact, the source, the measuring method, the texts timed and the machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .keys import hash_path, make_key
+
+# Config fields that are in no key, and why no cached result depends on them.
+NOT_IN_KEYS: Mapping[str, str] = {
+    "GateConfig.path": "where the config was read from; everything it says is keyed by value",
+    "GateConfig.root": "the folder paths are relative to; files are keyed by their bytes, not their paths",
+    "GateConfig.cache_dir": "where the cache lives",
+    "GateConfig.registry": "where results are recorded, after they are computed",
+    "GateConfig.holm": "adjusts p-values in reports; comparisons are recomputed every run",
+    "SourceConfig.model": "names the weights; the source key is their bytes",
+    "SourceConfig.revision": "chooses which weights are downloaded; the source key is their bytes",
+    "TargetConfig.name": "a label: two targets with the same recipe share their artifacts",
+    "TargetConfig.min_size_ratio": "a gate checked on every run from measured sizes",
+    "TargetConfig.min_speedup": "a gate checked on every run from the cached timings",
+    "TargetConfig.max_latency_ms": "a gate checked on every run from the cached timings",
+    "TargetConfig.stage_thresholds": "thresholds, applied on every run to cached predictions",
+    "TaskConfig.name": "a label: the examples and predictions are keyed by content",
+    "TaskConfig.metric": "computed on every run from cached predictions (which hold every metric's scores)",
+    "TaskConfig.thresholds": "applied on every run; early stopping keys each chunk by its example indices",
+    "TaskConfig.target_overrides": "thresholds, applied on every run",
+    "TaskConfig.weight": "weights a task in the report's summary",
+    **{f"Thresholds.{name}": "applied on every run to cached predictions (early-stop chunks are keyed by "
+       "their example indices)" for name in ("max_drop", "max_relative_drop", "min_score", "decision",
+                                             "confidence", "max_drop_increase", "inconclusive")},
+}
+
+
+class GateKeys:
+    """Keys for one config. ``versions`` are the library versions; ``source_key`` and the file hashing
+    come from the session, which owns the source directory and the digest memo."""
+
+    def __init__(self, config: Any, versions: Mapping[str, str]) -> None:
+        self.config = config
+        self.versions = dict(versions)
+
+    # -- artifacts ---------------------------------------------------------------------------
+
+    def stage(self, parent_key: str, target: Any, raw_step: Mapping[str, Any], index: int) -> str:
+        from compressors.base import parse_step, step_params
+
+        method, step_config = parse_step(self.resolve_files(raw_step), f"targets.{target.name}.recipe[{index}]")
+        source = self.config.source
+        return make_key(kind="artifact", parent=parent_key, method=method.name, method_version=method.version,
+                        params=step_params(step_config), files=self.file_hashes(raw_step),
+                        hardware=target.hardware, task=source.task, trust_remote_code=source.trust_remote_code,
+                        seed=self.config.seed, libraries=self.versions)
+
+    def stages(self, target: Any, source_key: str) -> list[str]:
+        """Every stage's key of ``target``'s recipe, each from its parent's, without building anything."""
+        keys, parent = [], source_key
+        for index, step in enumerate(target.recipe):
+            parent = self.stage(parent, target, step, index)
+            keys.append(parent)
+        return keys
+
+    def resolve_files(self, step: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: (str(self.config.root / v) if self.is_file(v) else v) for k, v in step.items()}
+
+    def file_hashes(self, step: Mapping[str, Any]) -> dict[str, str]:
+        """Files a step reads (calibration or training data) are keyed by their bytes, not their path."""
+        return {k: hash_path(self.config.root / v) for k, v in step.items() if self.is_file(v)}
+
+    def is_file(self, value: Any) -> bool:
+        return isinstance(value, str) and value != "" and (self.config.root / value).is_file()
+
+    # -- examples and predictions ------------------------------------------------------------
+
+    def option_files(self, task: Any) -> tuple[Any, dict[str, Any]]:
+        """Task options with file paths resolved against the config's folder, and those files' hashes
+        (a retrieval corpus edited in place must miss the cache)."""
+        if not dataclasses.is_dataclass(task.options):
+            return task.options, {}
+        resolved, hashes = {}, {}
+        for f in dataclasses.fields(task.options):
+            value = getattr(task.options, f.name)
+            if self.is_file(value):
+                resolved[f.name] = str(self.config.root / value)
+                hashes[f.name] = hash_path(self.config.root / value)
+            elif isinstance(value, dict):  # a table of named files (a custom task's files)
+                files = {k: v for k, v in value.items() if self.is_file(v)}
+                if files:
+                    resolved[f.name] = {**value, **{k: str(self.config.root / v) for k, v in files.items()}}
+                    hashes[f.name] = {k: hash_path(self.config.root / v) for k, v in files.items()}
+        return dataclasses.replace(task.options, **resolved), hashes
+
+    def examples(self, task: Any) -> str:
+        from ..tasks import TASK_TYPES
+
+        data_path = self.config.resolve(task.data)
+        code = TASK_TYPES.get(task.type).key_parts(task.options)  # a custom task's functions' source
+        return make_key(kind="examples", format=2,
+                        data=hash_path(data_path) if os.path.exists(data_path) else data_path,
+                        type=task.type, options=task.options, files=self.option_files(task)[1], split=task.split,
+                        max_examples=task.max_examples, libraries=self.versions,
+                        **({"code": code} if code else {}))
+
+    def predictions(self, task: Any, model_key: str, *, subset: Sequence[int] | None, device: str) -> str:
+        from ..tasks import TASK_TYPES
+
+        source = self.config.source
+        return make_key(kind="predictions", model=model_key, examples=self.examples(task), seed=self.config.seed,
+                        subset=None if subset is None else [int(i) for i in subset], device=device,
+                        batch_size=task.batch_size, scoring_version=TASK_TYPES.get(task.type).version,
+                        model_task=source.task, trust_remote_code=source.trust_remote_code)
+
+    # -- timings -----------------------------------------------------------------------------
+
+    @staticmethod
+    def speed(*, artifact_key: str, source_key: str, method: int, machine: Any, texts: Sequence[str]) -> str:
+        return make_key(kind="speed", artifact=artifact_key, source=source_key, method=method, machine=machine,
+                        texts=make_key(texts=list(texts)))
+
+
+def every_key(session: Any) -> dict[str, str]:
+    """Every key a session would use for its config, by name: what the key-coverage test compares."""
+    keys: GateKeys = session.keys
+    source_key = session.source_key
+    out = {"source": source_key}
+    stage_keys = {}
+    for name, target in session.config.targets.items():
+        for index, key in enumerate(keys.stages(target, source_key)):
+            out[f"artifact:{name}:{index}"] = stage_keys[(name, index)] = key
+    for task_name, task in session.config.tasks.items():
+        out[f"examples:{task_name}"] = keys.examples(task)
+        out[f"predictions:{task_name}:source"] = keys.predictions(task, source_key, subset=None,
+                                                                  device=session.source_device)
+        for (target_name, index), key in stage_keys.items():
+            device = session.device(target_name)
+            out[f"predictions:{task_name}:{target_name}:{index}"] = keys.predictions(task, key, subset=None,
+                                                                                     device=device)
+    return out

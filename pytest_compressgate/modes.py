@@ -1,4 +1,5 @@
-"""Decision modes, kept apart from the statistics so reading a config never imports scipy."""
+"""Decision modes and the inconclusive policy, kept apart from the statistics so reading a config never
+imports scipy."""
 
 from __future__ import annotations
 
@@ -11,3 +12,24 @@ class DecisionMode(str, Enum):
     ESTIMATE = "estimate"  # gate on the point estimate of the drop
     CONFIDENT_PASS = "confident-pass"  # pass only if the upper confidence bound is within the allowed drop
     CONFIDENT_FAIL = "confident-fail"  # fail only if the lower confidence bound is beyond it
+
+
+class Outcome(str, Enum):
+    """What the data say about the drop: within budget, over it, or not enough examples to tell."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    INCONCLUSIVE = "INCONCLUSIVE"  # confident modes only: the interval straddles the allowed drop
+
+
+class Inconclusive(str, Enum):
+    """What an INCONCLUSIVE verdict does to the build (the ``inconclusive`` threshold key)."""
+
+    FAIL = "fail"
+    PASS = "pass"
+
+
+def default_inconclusive(mode: DecisionMode) -> Inconclusive:
+    """confident-pass demands evidence of a pass, so doubt fails; confident-fail demands evidence of a
+    failure, so doubt passes. This keeps each mode's promised error rate when the key is not set."""
+    return Inconclusive.PASS if mode is DecisionMode.CONFIDENT_FAIL else Inconclusive.FAIL

@@ -9,30 +9,40 @@ without pytest or a deep-learning framework; everything is deterministic given i
 
 from __future__ import annotations
 
-from .binary import binary_drop_interval, mcnemar_exact, score_drop_bounds
-from .decision import Decision, DecisionMode, decide
+from .binary import binary_drop_interval, mcnemar_exact, score_drop_bounds, score_margin_p
+from .decision import TIE_TOLERANCE, Decision, DecisionMode, Outcome, decide, within
 from .intervals import (Interval, bootstrap_p_value, interval_from_drops, paired_bootstrap_drops,
                         paired_bootstrap_interval)
-from .multiple import holm
-from .sample_size import DEFAULT_DISCORDANT_RATE, required_examples, small_n_warning
-from .sequential import ConfidenceSequence, early_stop_decided
+from .multiple import holm, holm_outcomes
+from .sample_size import DEFAULT_DISCORDANT_RATE, required_examples, small_n_warning, width_warning
+from .sequential import SPENDING, GroupSequentialDesign, spent_alpha
+from .studentized import StudentizedBootstrap, studentized_bootstrap
 
 __all__ = [
     "DEFAULT_DISCORDANT_RATE",
-    "ConfidenceSequence",
     "Decision",
     "DecisionMode",
+    "GroupSequentialDesign",
     "Interval",
+    "Outcome",
+    "SPENDING",
+    "StudentizedBootstrap",
+    "TIE_TOLERANCE",
     "binary_drop_interval",
     "bootstrap_p_value",
-    "interval_from_drops",
-    "paired_bootstrap_drops",
     "decide",
-    "early_stop_decided",
     "holm",
+    "holm_outcomes",
+    "interval_from_drops",
     "mcnemar_exact",
+    "paired_bootstrap_drops",
     "paired_bootstrap_interval",
     "required_examples",
     "score_drop_bounds",
+    "score_margin_p",
     "small_n_warning",
+    "spent_alpha",
+    "studentized_bootstrap",
+    "width_warning",
+    "within",
 ]

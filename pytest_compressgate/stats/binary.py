@@ -31,7 +31,7 @@ from scipy import stats as _sps
 from ._checks import check_confidence, check_positive_int, paired_binary
 from .intervals import Interval
 
-__all__ = ["binary_drop_interval", "mcnemar_exact", "score_drop_bounds"]
+__all__ = ["binary_drop_interval", "mcnemar_exact", "score_drop_bounds", "score_margin_p"]
 
 _CONTINUITY = 0.5
 _BISECTION_STEPS = 60  # halves [-1, 1] to below 1e-17, past float resolution of a drop
@@ -97,6 +97,22 @@ def score_drop_bounds(
     high = _bisect(b, c, n, lo=estimate, hi=np.ones_like(b), target=-z)
     low = _bisect(b, c, n, lo=-np.ones_like(b), hi=estimate, target=z)
     return low, high
+
+
+def score_margin_p(b: np.ndarray, c: np.ndarray, n: int, allowed: float, *, side: str) -> np.ndarray:
+    """One-sided p-values of the score test at the allowed drop, consistent with ``score_drop_bounds``.
+
+    ``side="pass"`` tests ``drop >= allowed`` (a small p-value is evidence the drop is within budget: the
+    upper bound at level ``1 - p`` sits at the allowed drop); ``side="fail"`` tests ``drop <= allowed``.
+    These are what Holm's procedure needs to adjust verdicts, not McNemar's test of no difference.
+    """
+    z = tango_z(np.asarray(b, dtype=float), np.asarray(c, dtype=float), n, np.full(np.shape(b), float(allowed)))
+    return _sps.norm.cdf(z) if side == "pass" else _sps.norm.sf(z)
+
+
+def tango_z(b: np.ndarray, c: np.ndarray, n: int, delta: np.ndarray) -> np.ndarray:
+    """The score statistic below, public for the group-sequential looks of ``early_stop``."""
+    return _tango_z(b, c, n, delta)
 
 
 def _tango_z(b: np.ndarray, c: np.ndarray, n: int, delta: np.ndarray) -> np.ndarray:

@@ -21,8 +21,9 @@ import math
 from scipy import stats as _sps
 
 from ._checks import check_allowed_drop, check_confidence, check_positive_int, fmt_num, fmt_percent
+from .intervals import Interval
 
-__all__ = ["DEFAULT_DISCORDANT_RATE", "required_examples", "small_n_warning"]
+__all__ = ["DEFAULT_DISCORDANT_RATE", "required_examples", "small_n_warning", "width_warning"]
 
 # Assumed when the discordant rate is unknown, or measured as 0 (zero disagreements on a small pilot is
 # not evidence of none). 5% of examples flipping is typical of 8-bit/4-bit quantization on classification
@@ -101,3 +102,30 @@ def small_n_warning(
         f"n={n:,} examples cannot resolve an allowed drop of {fmt_num(allowed)}: the {level} confidence bound "
         f"sits about {fmt_num(half_width)} from the measured drop ({noise}); about {needed:,} examples would be needed"
     )
+
+
+def width_warning(*, n: int, drop: float, interval: Interval, allowed_drop: float) -> str | None:
+    """One sentence when the *measured* interval is too wide for the allowed drop, for any metric.
+
+    Even a compression with no loss at all would fail ``confident-pass`` when the upper bound's distance
+    from the measured drop, ``h``, exceeds the allowed drop: then the gate measures noise. Bounds shrink as
+    1/sqrt(n), so about ``n (h / allowed)^2`` examples would bring ``h`` to the allowed drop (and several
+    times more make a lossless pass likely). Works from the interval the verdict used, so it speaks for
+    corpus metrics (macro-F1, perplexity) as well as for accuracy.
+    """
+    n = check_positive_int(n, name="n")
+    allowed = check_allowed_drop(allowed_drop)
+    reach = interval.high - drop
+    level = fmt_percent(interval.confidence)
+    if not math.isfinite(reach):
+        return (f"n={n:,} examples cannot bound the drop from above at {level}: the two models hardly differ "
+                "on any example, so the data cannot say how large a disagreement could be; score more examples")
+    if reach <= allowed:
+        return None
+    if allowed == 0.0:
+        return (f"n={n:,} examples cannot resolve an allowed drop of 0: the upper {level} confidence bound sits "
+                f"{fmt_num(reach)} above the measured drop, and no number of examples makes that 0")
+    needed = math.ceil(n * (reach / allowed) ** 2)
+    return (f"n={n:,} examples cannot resolve an allowed drop of {fmt_num(allowed)}: the upper {level} "
+            f"confidence bound sits {fmt_num(reach)} above the measured drop; about {needed:,} examples would be "
+            "needed for a lossless model to pass")

@@ -1,184 +1,152 @@
-"""Anytime-valid bounds on the drop, so a gate can stop scoring examples once its verdict is settled.
+"""Group-sequential early stopping for a gate whose maximum number of examples is known in advance.
 
-Checking a fixed-n interval after every chunk and stopping when it looks decided inflates the error
-rate far beyond the nominal one. A confidence sequence is instead valid simultaneously over all n, so
-stopping whenever it is convenient keeps the promise.
+Why not an anytime-valid confidence sequence (what this module used to build). A confidence sequence is
+valid at any stopping time, but a gate also has a last look at all N examples, and the old verdict was the
+union of the sequence's early stops and the usual fixed-n test at the end: two chances to be wrong, 6-7%
+false passes at N = 5,000 instead of 5%. It was also weak, because it pays for infinitely many looks when
+the gate makes about ten. A group-sequential design (Jennison & Turnbull, "Group Sequential Methods with
+Applications to Clinical Trials", 2000, ch. 7 and 19) pays only for the looks it makes, and its last look
+*is* the final test, so the error of the whole procedure is the designed one.
 
-Construction: the hedged-capital betting confidence sequence of Waudby-Smith & Ramdas ("Estimating means
-of bounded random variables by betting", JRSS-B 2023) with their predictable plug-in bets. Per-example
-paired differences ``v`` in [-1, 1] are mapped to ``x = (v + 1) / 2`` in [0, 1]. For each candidate mean
-``m`` on a grid, two wealth processes bet that the mean is above / below ``m``:
+Design. Looks happen after ``n_1 < n_2 < ... < n_K = N`` examples, at information fractions ``t_k = n_k / N``.
+Each side of the gate is a one-sided test of ``H0: drop = allowed drop`` with its own error ``alpha = 1 -
+confidence``: the *pass* side stops and passes when ``Z_k <= -c_k``, the *fail* side stops and fails when
+``Z_k >= c_k``, where ``Z_k`` is the standardised distance of the drop measured on the first ``n_k`` examples
+from the allowed drop. The boundaries ``c_k`` spend ``alpha`` over the looks with the Lan-DeMets error
+spending function (Lan & DeMets, Biometrika 1983), computed exactly for the canonical joint distribution of
+``Z_1..Z_K`` (Brownian motion at times ``t_k``) by recursive numerical integration (Armitage, McPherson &
+Rowe 1969; Jennison & Turnbull ch. 19). Under ``H0`` either side is crossed at some look with probability
+``alpha`` (to the normal approximation of ``Z``), whatever the number and spacing of the looks.
 
-    K+_t(m) = prod_i (1 + l+_i(m) (x_i - m)),   K-_t(m) = prod_i (1 - l-_i(m) (x_i - m)),
-    l_i = sqrt(2 log(1/alpha) / (s2_{i-1} i log(1 + i))),  l+_i(m) = min(l_i, c/m),  l-_i(m) = min(l_i, c/(1-m)),
+Spending function. ``"pocock"`` (Lan-DeMets Pocock type, ``alpha * ln(1 + (e - 1) t)``) is the default:
+``"obrien-fleming"`` (``2 - 2 Phi(z_{alpha/2} / sqrt(t))``) keeps the final boundary near the fixed-n one but
+almost never stops before half the data, so in the benchmark's scenario (N = 1,000, 3% discordant pairs,
+allowed drop 0.008, true drop three times that) its median run uses every example, while the Pocock type
+decides half of those runs by 48% of the examples (``benchmarks/decision_simulation.py``). The price is a
+higher final boundary (about 2.0 instead of 1.645 for ten looks), i.e. some power at the last look.
 
-with ``c = 1/2`` and ``s2`` the regularised running variance. Each is a non-negative martingale when the
-true mean is ``m``, so by Ville's inequality it ever reaches ``1/alpha`` with probability at most
-``alpha``: ``m`` is excluded from below once ``K+`` has reached it and from above once ``K-`` has. The
-bets adapt to the variance, which matters here because most paired differences are exactly 0.
+Reported interval. At the stop (or at the end), the interval reported is the *repeated confidence interval*
+(Jennison & Turnbull ch. 9) at the boundary's nominal level ``Phi(c_k)``: the fixed-n interval of the examples
+used, at that level. It holds the measured drop, its bounds decide the verdict exactly as the boundaries
+do, and it covers the true drop with at least the nominal one-sided ``confidence`` at every look at once.
 
-``confidence`` is, as everywhere in this package, the one-sided coverage of each bound (``alpha = 1 -
-confidence`` per side), now uniformly over time. Excluded candidates stay excluded, so the lower bound never
-decreases and the upper bound never increases; grid rounding only widens the bounds (conservative).
-
-Validity needs the examples to be an i.i.d. sample of the task fed in an order unrelated to the outcomes:
-shuffle (with a fixed seed) a dataset file that is sorted by source, length or difficulty.
+Validity needs the examples in an order unrelated to their outcomes: ``early_stop`` visits whole batches
+in a seeded random order.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize as _opt
+from scipy import stats as _sps
 
-from ._checks import check_allowed_drop, check_confidence, check_positive_int
-from .decision import DecisionMode, as_mode
-from .intervals import Interval
+from ._checks import check_confidence
 
-__all__ = ["ConfidenceSequence", "early_stop_decided"]
+__all__ = ["SPENDING", "GroupSequentialDesign", "spent_alpha"]
 
-_BET_CAP = 0.5  # c in the module docstring: no single example can cost more than half the wealth
-_BLOCK_ELEMENTS = 1 << 20  # rows x active-grid cells evaluated at once, to bound memory
+SPENDING = ("pocock", "obrien-fleming")
+_GRID_STEP = 0.01  # score-scale grid spacing of the numerical integration (error well below 1e-4 per look)
+_TAIL_SD = 9.0  # the continuation density is integrated down to this many standard deviations
 
 
-class ConfidenceSequence:
-    """Running mean of per-example paired differences (source score minus compressed score) in [-1, 1].
-
-    Feed chunks with ``update``; ``interval()`` returns bounds valid simultaneously for every n, so any
-    data-dependent stopping rule (see ``early_stop_decided``) keeps ``confidence``. Cost is O(n x active
-    grid points); the active range shrinks with the interval, so long runs get cheaper per example.
-    ``grid_size`` sets the resolution: bounds are rounded outward to a multiple of ``2 / (grid_size - 1)``.
-    Deterministic: no randomness is involved.
-    """
-
-    def __init__(self, *, confidence: float = 0.95, grid_size: int = 4001) -> None:
-        self._confidence = check_confidence(confidence)
-        grid_size = check_positive_int(grid_size, name="grid_size", minimum=3)
-        self._log_threshold = math.log(1.0 / (1.0 - self._confidence))
-        self._grid = np.linspace(0.0, 1.0, grid_size)
+def spent_alpha(t: float | np.ndarray, *, alpha: float, spending: str = "pocock") -> np.ndarray:
+    """Cumulative one-sided error allowed by information fraction ``t`` (0 at t = 0, ``alpha`` at t = 1)."""
+    t = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
+    if spending == "pocock":
+        return alpha * np.log1p((math.e - 1.0) * t)
+    if spending == "obrien-fleming":
         with np.errstate(divide="ignore"):
-            self._cap_plus = np.where(self._grid > 0, _BET_CAP / self._grid, np.inf)
-            self._cap_minus = np.where(self._grid < 1, _BET_CAP / (1.0 - self._grid), np.inf)
-        self._log_k_plus = np.zeros(grid_size)
-        self._log_k_minus = np.zeros(grid_size)
-        self._lo = 0  # first grid index not yet excluded
-        self._hi = grid_size - 1  # last grid index not yet excluded
-        self._n = 0
-        self._sum = 0.0  # of the original values in [-1, 1]
-        self._sum_x = 0.0  # of the mapped values in [0, 1]
-        self._sum_sq_dev = 0.0  # of (x_i - running mean_i)^2, for the plug-in variance
-        self._collapsed: tuple[float, float] | None = None
-
-    @property
-    def n(self) -> int:
-        """Number of examples seen so far."""
-        return self._n
-
-    @property
-    def mean(self) -> float:
-        """Plain running mean of the differences (the measured drop); NaN before any data."""
-        return self._sum / self._n if self._n else float("nan")
-
-    @property
-    def confidence(self) -> float:
-        """One-sided coverage of each bound, uniformly over time."""
-        return self._confidence
-
-    def update(self, values: np.ndarray) -> None:
-        """Add one chunk of per-example differences, in the order the examples were scored."""
-        arr = np.asarray(values, dtype=float).reshape(-1)
-        if arr.size == 0:
-            return
-        bad = ~(np.isfinite(arr) & (arr >= -1.0 - 1e-9) & (arr <= 1.0 + 1e-9))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"values must be paired differences in [-1, 1], got {arr[i].item()!r} at index {i}")
-        arr = np.clip(arr, -1.0, 1.0)
-        x = (arr + 1.0) / 2.0
-        bets = self._plug_in_bets(x)
-        self._n += arr.size
-        self._sum += float(arr.sum())
-        if self._collapsed is not None or self._lo > self._hi:
-            return
-        rows = max(1, _BLOCK_ELEMENTS // (self._hi - self._lo + 1))
-        for start in range(0, x.size, rows):
-            self._bet(x[start : start + rows], bets[start : start + rows])
-            if self._lo > self._hi:
-                self._settle_empty()
-                return
-
-    def interval(self) -> Interval:
-        """Bounds on the mean difference, valid simultaneously over all n; [-1, 1] before any data."""
-        if self._collapsed is not None:
-            low_x, high_x = self._collapsed
-        else:
-            low_x = self._grid[self._lo - 1] if self._lo > 0 else 0.0
-            high_x = self._grid[self._hi + 1] if self._hi < self._grid.size - 1 else 1.0
-        return Interval(
-            low=float(2.0 * low_x - 1.0),
-            high=float(2.0 * high_x - 1.0),
-            confidence=self._confidence,
-            method="confidence-sequence",
-        )
-
-    def _plug_in_bets(self, x: np.ndarray) -> np.ndarray:
-        """Predictable bet sizes l_i for the new examples; also advances the running mean/variance sums."""
-        t = self._n + np.arange(1, x.size + 1, dtype=float)  # 1-based time of each new example
-        running_mean = (0.5 + self._sum_x + np.cumsum(x)) / (t + 1.0)
-        sq_dev = np.cumsum((x - running_mean) ** 2) + self._sum_sq_dev
-        variance_after = (0.25 + sq_dev) / (t + 1.0)
-        variance_before = np.concatenate(([(0.25 + self._sum_sq_dev) / (self._n + 1.0)], variance_after[:-1]))
-        self._sum_x += float(x.sum())
-        self._sum_sq_dev = float(sq_dev[-1])
-        return np.sqrt(2.0 * self._log_threshold / (variance_before * t * np.log1p(t)))
-
-    def _bet(self, x: np.ndarray, bets: np.ndarray) -> None:
-        """Update both wealth processes on the active grid and exclude candidates that hit 1/alpha."""
-        lo, hi = self._lo, self._hi
-        m = self._grid[lo : hi + 1]
-        diff = x[:, None] - m[None, :]
-        lam_plus = np.minimum(bets[:, None], self._cap_plus[lo : hi + 1][None, :])
-        lam_minus = np.minimum(bets[:, None], self._cap_minus[lo : hi + 1][None, :])
-        path_plus = self._log_k_plus[lo : hi + 1] + np.cumsum(np.log1p(lam_plus * diff), axis=0)
-        path_minus = self._log_k_minus[lo : hi + 1] + np.cumsum(np.log1p(-lam_minus * diff), axis=0)
-        self._log_k_plus[lo : hi + 1] = path_plus[-1]
-        self._log_k_minus[lo : hi + 1] = path_minus[-1]
-        # K+ decreases in m, so its exclusions are a prefix of the grid; K- increases, so a suffix. Taking
-        # the extreme excluded index also excludes everything beyond it, as monotonicity allows.
-        hit_plus = np.flatnonzero((path_plus >= self._log_threshold).any(axis=0))
-        hit_minus = np.flatnonzero((path_minus >= self._log_threshold).any(axis=0))
-        if hit_plus.size:
-            self._lo = lo + int(hit_plus[-1]) + 1
-        if hit_minus.size:
-            self._hi = lo + int(hit_minus[0]) - 1
-
-    def _settle_empty(self) -> None:
-        """Freeze the bounds once no grid candidate is left.
-
-        Adjacent exclusions leave one grid cell, which is kept. Overlapping ones mean the bounds crossed,
-        an event of probability at most 2 * alpha in which coverage has already failed; the interval is then
-        collapsed to the midpoint rather than reported with low > high.
-        """
-        low_x = self._grid[self._lo - 1] if self._lo > 0 else 0.0
-        high_x = self._grid[self._hi + 1] if self._hi < self._grid.size - 1 else 1.0
-        if low_x > high_x:
-            low_x = high_x = 0.5 * (low_x + high_x)
-        self._collapsed = (float(low_x), float(high_x))
+            z = _sps.norm.ppf(1.0 - alpha / 2.0) / np.sqrt(t)
+        return np.where(t > 0, 2.0 - 2.0 * _sps.norm.cdf(z), 0.0)
+    raise ValueError(f"spending must be one of {', '.join(SPENDING)}, got {spending!r}")
 
 
-def early_stop_decided(cs_interval: Interval, *, mode: DecisionMode | str, allowed_drop: float) -> bool:
-    """True when the whole confidence-sequence interval lies on one side of the allowed drop.
+@dataclass(frozen=True)
+class GroupSequentialDesign:
+    """One-sided boundaries ``c_k`` on the Z scale for looks at ``looks`` examples out of ``looks[-1]``.
 
-    For ``confident-pass`` and ``confident-fail`` the verdict can then no longer change: the bounds of a
-    ``ConfidenceSequence`` only tighten, so an upper bound at or below the allowed drop stays there (a
-    settled pass), and a lower bound above it stays above (a settled failure). Decide the stopped run with
-    ``decide(mode=..., drop=cs.mean, interval=cs.interval(), ...)``, not with a fixed-n interval, which
-    would not be valid at a data-dependent stopping time. ``estimate`` gates on the point drop, which the
-    interval does not pin down; stopping then means the *true* drop is on that side (with probability at
-    least ``2 * confidence - 1``), so a full run would most likely reach the same verdict.
+    Build with ``GroupSequentialDesign.build``; the same boundaries serve the pass side (``Z <= -c``) and
+    the fail side (``Z >= c``), each spending ``1 - confidence``.
     """
-    as_mode(mode)
-    allowed = check_allowed_drop(allowed_drop)
-    if not isinstance(cs_interval, Interval):
-        raise ValueError(f"cs_interval must be an Interval, got {cs_interval!r}")
-    return cs_interval.low > allowed or cs_interval.high <= allowed
+
+    looks: tuple[int, ...]
+    boundaries: tuple[float, ...]
+    confidence: float
+    spending: str
+
+    @classmethod
+    def build(cls, looks: Sequence[int], *, confidence: float = 0.95, spending: str = "pocock"
+              ) -> GroupSequentialDesign:
+        """Boundaries that spend ``alpha = 1 - confidence`` per side over these looks (the last is N)."""
+        return _build(tuple(int(n) for n in looks), check_confidence(confidence), spending)
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        """Nominal one-sided confidence of each look's repeated confidence interval, ``Phi(c_k)``."""
+        return tuple(float(_sps.norm.cdf(c)) for c in self.boundaries)
+
+    def look_at(self, n: int) -> int:
+        """Index of the look made after ``n`` examples; ``ValueError`` if no look is planned there."""
+        try:
+            return self.looks.index(int(n))
+        except ValueError:
+            raise ValueError(f"no look is planned after {n} examples; looks: {self.looks}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _build(looks: tuple[int, ...], confidence: float, spending: str) -> GroupSequentialDesign:
+    """Cached: the simulation and a session's tasks reuse a few designs many times."""
+    if not looks or looks[0] < 1 or any(b <= a for a, b in zip(looks, looks[1:])):
+        raise ValueError(f"looks must be increasing positive example counts, got {looks!r}")
+    alpha = 1.0 - confidence
+    fractions = np.asarray(looks, dtype=float) / looks[-1]
+    cumulative = spent_alpha(fractions, alpha=alpha, spending=spending)
+    cumulative[-1] = alpha  # exactly: the last look is the final test
+    boundaries = tuple(_boundaries(fractions, np.diff(cumulative, prepend=0.0)))
+    return GroupSequentialDesign(looks, boundaries, confidence, spending)
+
+
+def _boundaries(fractions: np.ndarray, increments: np.ndarray) -> list[float]:
+    """Solve look by look for the boundary that spends each increment, given no earlier crossing.
+
+    The sub-density of the score ``S = Z sqrt(t)`` on the continuation region is carried on a grid; the
+    crossing probability at the next look is its convolution with the normal increment's upper tail.
+    """
+    out: list[float] = []
+    grid = density = None
+    previous_t = 0.0
+    for t, spend in zip(fractions, increments):
+        step = t - previous_t
+        if grid is None:
+            boundary = _sps.norm.isf(spend) if spend > 0 else math.inf
+            grid = np.arange(-_TAIL_SD * math.sqrt(t), min(boundary, _TAIL_SD) * math.sqrt(t), _GRID_STEP)
+            density = _sps.norm.pdf(grid, scale=math.sqrt(t))
+        else:
+            sd = math.sqrt(step)
+            weights = density * _trapezoid(grid)
+
+            def crossed(b: float) -> float:
+                return float(np.sum(weights * _sps.norm.sf((b * math.sqrt(t) - grid) / sd)))
+
+            if spend <= 0:
+                boundary = math.inf
+            else:
+                boundary = _opt.brentq(lambda b: crossed(b) - spend, -10.0, 40.0, xtol=1e-7)
+            upper = min(boundary, _TAIL_SD + 10.0) * math.sqrt(t)
+            new_grid = np.arange(min(grid[0], -_TAIL_SD * math.sqrt(t)), upper, _GRID_STEP)
+            kernel = _sps.norm.pdf((new_grid[:, None] - grid[None, :]) / sd) / sd
+            density, grid = kernel @ weights, new_grid
+        out.append(float(boundary))
+        previous_t = t
+    return out
+
+
+def _trapezoid(grid: np.ndarray) -> np.ndarray:
+    w = np.full(grid.size, _GRID_STEP)
+    w[[0, -1]] = _GRID_STEP / 2
+    return w

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from .config.schema import Thresholds
-from .stats import (DecisionMode, Interval, binary_drop_interval, bootstrap_p_value, decide, interval_from_drops,
-                    mcnemar_exact, paired_bootstrap_drops, small_n_warning)
+from .modes import Inconclusive, Outcome, default_inconclusive
+from .stats import (DecisionMode, Interval, binary_drop_interval, decide, holm, holm_outcomes, mcnemar_exact,
+                    score_margin_p, studentized_bootstrap, width_warning)
 from .tasks.base import Examples, Predictions, TaskType
 from .tasks.metrics import Metric
+
+BOOTSTRAP_RESAMPLES = 2000
 
 
 @dataclass
@@ -41,6 +45,13 @@ class Comparison:
     performance: dict[str, Any] = field(default_factory=dict)  # size / speed figures and their gates
     examples_used: int | None = None  # fewer than n when early stopping decided the verdict
     keys: dict[str, str] = field(default_factory=dict)  # content keys of the source, examples and artifact
+    outcome: str = "PASS"  # PASS, FAIL or INCONCLUSIVE (confident modes); ``passed`` is what the build does
+    reason: str | None = None  # the decision's sentence (also in failures or warnings)
+    needed: int | None = None  # INCONCLUSIVE: about how many examples would decide
+    p_test: str | None = None  # what gave ``p_value``: "McNemar" (exact) or "bootstrap-t"
+    margin_p: dict[str, float] | None = None  # one-sided p-values at the allowed drop ("pass", "fail"), for Holm
+    discordant: dict[str, float] | None = None  # binary metrics: source-only, compressed-only, agreement
+    inconclusive: str | None = None  # confident modes: what INCONCLUSIVE does to the build ("fail" or "pass")
 
     @property
     def item_id(self) -> str:
@@ -64,8 +75,7 @@ class Comparison:
         ci = ""
         if self.interval is not None:
             ci = f", {self.interval.confidence:.0%} CI [{self.interval.low:+.4f}, {self.interval.high:+.4f}]"
-        test = "McNemar" if self.interval is not None and self.interval.method == "discordant-pairs" else "bootstrap"
-        p = f", {test} p={self.p_value:.3g}" if self.p_value is not None else ""
+        p = f", {self.p_test or 'bootstrap-t'} p={self.p_value:.3g}" if self.p_value is not None else ""
         used = f" (early stop after {self.examples_used})" if self.examples_used and self.examples_used < self.n else ""
         return (
             f"{self.item_id}: {self.metric} source {self.source_score:.4f} -> compressed "
@@ -104,8 +114,14 @@ def compare(
     stage: str | None = None,
     gated: bool = True,
     interval: Interval | None = None,
+    budget_score: float | Fraction | None = None,
 ) -> Comparison:
-    """Scores, drop, interval and verdict. ``gated=False`` reports the numbers without judging them."""
+    """Scores, drop, interval and verdict. ``gated=False`` reports the numbers without judging them.
+
+    ``interval`` replaces the measured one (an early stop's repeated confidence interval); ``budget_score``
+    is the source score a relative threshold is taken of (default: this comparison's), so an early stop
+    decides with the same budget it stopped with.
+    """
     n = len(examples)
     if len(source.values) != n or len(compressed.values) != n:
         raise ValueError(
@@ -115,26 +131,39 @@ def compare(
     source_score = task_type.score(metric, source, examples)
     compressed_score = task_type.score(metric, compressed, examples)
     drop = signed_drop(metric, source_score, compressed_score)
-    allowed = thresholds.allowed_drop(source_score)
     finite = math.isfinite(source_score) and math.isfinite(compressed_score)
-    measured, p_value, discordant = _uncertainty(task_type, metric, examples, source, compressed,
-                                                  thresholds.confidence, seed) if finite else (None, None, None)
-    interval = interval or measured  # e.g. an early stop's confidence sequence, valid at the stopping time
+    measured = _uncertainty(task_type, metric, examples, source, compressed, thresholds, seed) if finite else None
+    counts = measured.get("counts") if measured else None
+    budget = budget_score if budget_score is not None else (
+        Fraction(counts[2], n) if counts else source_score)
+    allowed = thresholds.allowed_drop(float(budget))
     comparison = Comparison(
         task=task_name, target=target, metric=metric.name, higher_is_better=metric.higher_is_better, n=n,
         source_score=source_score, compressed_score=compressed_score, drop=drop, allowed_drop=allowed,
-        min_score=thresholds.min_score, decision=thresholds.decision.value, interval=interval,
-        p_value=p_value, stage=stage,
+        min_score=thresholds.min_score, decision=thresholds.decision.value,
+        interval=interval or (measured["interval"] if measured else None), stage=stage,
     )
-    mode = DecisionMode(thresholds.decision)
+    if thresholds.decision is not DecisionMode.ESTIMATE:
+        comparison.inconclusive = Inconclusive(thresholds.inconclusive or default_inconclusive(thresholds.decision)).value
+    if measured:
+        comparison.p_value, comparison.p_test = measured["p_value"], measured["p_test"]
+        if interval is None:
+            comparison.margin_p = measured["margin_p"](allowed)
+        if counts:
+            b, c, _ = counts
+            comparison.discordant = {"source_only": b, "compressed_only": c, "agreement": 1 - (b + c) / n}
     if not finite:
         comparison.failures.append(
             f"the {metric.name} is not finite (source {source_score}, compressed {compressed_score}): "
             "the metric could not be computed on these predictions")
     else:
-        verdict = decide(mode=mode, drop=drop, interval=interval, allowed_drop=allowed)
-        if not verdict.passed:
-            comparison.failures.append(verdict.reason)
+        exact = None
+        if counts and metric.higher_is_better:
+            exact = (Fraction(counts[0] - counts[1], n), exact_allowed(thresholds, budget))
+        verdict = decide(mode=thresholds.decision, drop=drop, interval=comparison.interval, allowed_drop=allowed,
+                         n=n, inconclusive=thresholds.inconclusive, exact=exact,
+                         scale=max(abs(source_score), abs(compressed_score)))
+        record_decision(comparison, verdict.outcome, verdict.reason, verdict.passed, verdict.needed)
     collapse = task_type.collapse(compressed, examples)
     if collapse:
         comparison.failures.append(f"silent collapse: {collapse}")
@@ -143,14 +172,74 @@ def compare(
         comparison.failures.append(
             f"compressed {metric.name} {compressed_score:.4f} is {word} the floor min_score = {thresholds.min_score}"
         )
-    warning = small_n_warning(n=n, allowed_drop=allowed, discordant_rate=discordant,
-                              confidence=thresholds.confidence) if allowed > 0 else None
-    if warning:
-        comparison.warnings.append(warning)
+    if comparison.interval is not None and allowed > 0 and not (measured and measured.get("note")):
+        warning = width_warning(n=n, drop=drop, interval=comparison.interval, allowed_drop=allowed)
+        if warning:
+            comparison.warnings.append(warning)
+    if measured and measured.get("note"):
+        comparison.warnings.append(measured["note"])
     if not gated:
         comparison.failures.clear()
     comparison.passed = not comparison.failures
     return comparison
+
+
+def record_decision(comparison: Comparison, outcome: Outcome, reason: str, passed: bool,
+                    needed: int | None = None) -> None:
+    """Put a (possibly re-made) decision on the comparison: a failing one among the failures, an
+    INCONCLUSIVE one that passes the build among the warnings, replacing any earlier decision."""
+    if comparison.reason is not None:
+        for bucket in (comparison.failures, comparison.warnings):
+            if comparison.reason in bucket:
+                bucket.remove(comparison.reason)
+    comparison.outcome, comparison.reason, comparison.needed = outcome.value, reason, needed
+    if not passed:
+        comparison.failures.insert(0, reason)
+    elif outcome is Outcome.INCONCLUSIVE:
+        comparison.warnings.insert(0, reason)
+    comparison.passed = not comparison.failures
+
+
+def apply_holm(comparisons: list[Comparison], *, family_size: int | None = None) -> None:
+    """Holm-adjust the confident verdicts of one target's tasks (``holm = true``), in place.
+
+    Only comparisons with margin p-values from their own interval's test take part (fixed-n, confident
+    modes); early-stopped ones were designed at ``alpha / family_size`` (Bonferroni) instead. Holm then runs
+    at ``alpha x (its members / family_size)``, so by the union bound the whole family keeps ``alpha``.
+    """
+    members = [c for c in comparisons if c.margin_p is not None and c.decision != DecisionMode.ESTIMATE.value
+               and c.interval is not None and c.reason is not None]
+    if not members:
+        return
+    size = max(family_size or len(comparisons), len(members))
+    family = min(1.0 - c.interval.confidence for c in members)
+    alpha = family * len(members) / size
+    pass_p = [c.margin_p["pass"] for c in members]
+    fail_p = [c.margin_p["fail"] for c in members]
+    outcomes = holm_outcomes(pass_p, fail_p, alpha=alpha)
+    for c, outcome, p_pass, p_fail in zip(members, outcomes, holm(pass_p), holm(fail_p)):
+        head = (f"Holm over {size} task(s) of target {c.target!r}, family-wise {family:.3g}: "
+                f"adjusted p-value {p_pass:.3g} that the drop is within the allowed drop {c.allowed_drop:.4g}, "
+                f"{p_fail:.3g} that it exceeds it")
+        if outcome is Outcome.PASS:
+            record_decision(c, outcome, f"{head}: PASS", True)
+        elif outcome is Outcome.FAIL:
+            record_decision(c, outcome, f"{head}: FAIL", False)
+        else:
+            passes = c.inconclusive == Inconclusive.PASS.value
+            record_decision(c, outcome, f"{head}: INCONCLUSIVE, which {'passes' if passes else 'fails'} the build",
+                            passes)
+
+
+def exact_allowed(thresholds: Thresholds, source_score: float | Fraction) -> Fraction:
+    """The allowed drop as a rational: the thresholds as written in decimal, times an exact source score."""
+    limits = []
+    if thresholds.max_drop is not None:
+        limits.append(Fraction(str(thresholds.max_drop)))
+    if thresholds.max_relative_drop is not None:
+        score = source_score if isinstance(source_score, Fraction) else Fraction(str(source_score))
+        limits.append(Fraction(str(thresholds.max_relative_drop)) * abs(score))
+    return min(limits) if limits else Fraction(0)
 
 
 def _meets_floor(metric: Metric, score: float, floor: float) -> bool:
@@ -158,22 +247,37 @@ def _meets_floor(metric: Metric, score: float, floor: float) -> bool:
 
 
 def _uncertainty(task_type: TaskType, metric: Metric, examples: Examples, source: Predictions,
-                 compressed: Predictions, confidence: float, seed: int):
-    """Interval of the drop, McNemar p-value (binary metrics) and the discordant rate."""
-    n = len(examples)
-    if n < 2:
-        return None, None, None
+                 compressed: Predictions, thresholds: Thresholds, seed: int) -> dict[str, Any]:
+    """Interval of the drop, the p-value of "no difference" (and what test gave it), margin p-values at an
+    allowed drop for Holm, and for binary metrics the counts (source-only, compressed-only, source-right)."""
+    n, confidence = len(examples), thresholds.confidence
+    sign = 1.0 if metric.higher_is_better else -1.0
     if metric.binary:
         src = np.asarray(task_type.per_example(metric, source, examples), dtype=bool)
         cmp_ = np.asarray(task_type.per_example(metric, compressed, examples), dtype=bool)
+        b, c = int(np.sum(src & ~cmp_)), int(np.sum(~src & cmp_))
+        if not metric.higher_is_better:
+            b, c = c, b
         interval = binary_drop_interval(src, cmp_, confidence=confidence)
         if not metric.higher_is_better:
             interval = Interval(-interval.high, -interval.low, interval.confidence, interval.method)
-        return interval, mcnemar_exact(src, cmp_), float(np.mean(src != cmp_))
+
+        def margins(allowed: float) -> dict[str, float]:
+            return {side: float(score_margin_p(np.array([b]), np.array([c]), n, allowed, side=side)[0])
+                    for side in ("pass", "fail")}
+
+        return {"interval": interval, "p_value": mcnemar_exact(src, cmp_), "p_test": "McNemar",
+                "margin_p": margins, "counts": (b, c, int(src.sum()))}
 
     def drop_fn(index: np.ndarray) -> float:
-        return signed_drop(metric, task_type.score(metric, source, examples, index),
-                           task_type.score(metric, compressed, examples, index))
+        return sign * (task_type.score(metric, source, examples, index)
+                       - task_type.score(metric, compressed, examples, index))
 
-    drops = paired_bootstrap_drops(drop_fn, n, seed=seed, n_resamples=1000)
-    return interval_from_drops(drops, confidence=confidence), bootstrap_p_value(drops), None
+    boot = studentized_bootstrap(drop_fn, n, n_resamples=BOOTSTRAP_RESAMPLES, seed=seed)
+    note = None
+    if n < 2:
+        note = (f"too few examples: n={n} cannot give an interval for the {metric.name} drop (at least 2 are "
+                "needed, and far more for a useful one)")
+    return {"interval": boot.interval(confidence), "p_value": boot.p_value(), "p_test": "bootstrap-t",
+            "margin_p": lambda allowed: {side: boot.margin_p(allowed, side=side) for side in ("pass", "fail")},
+            "note": note}

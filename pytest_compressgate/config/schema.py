@@ -11,7 +11,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from ..modes import DecisionMode
+from ..modes import DecisionMode, Inconclusive
 
 
 class SourceDevice(str, Enum):
@@ -42,6 +42,8 @@ class Thresholds:
     confidence: float = 0.95
     # how much the drop may grow since the baseline run (--compress-gate-baseline), in metric units
     max_drop_increase: float | None = None
+    # what an INCONCLUSIVE verdict (confident modes) does to the build; None: the mode's default
+    inconclusive: Inconclusive | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_drop", "max_relative_drop", "max_drop_increase", "min_score"):
@@ -70,7 +72,8 @@ class Thresholds:
         return replace(self, **override)
 
 
-THRESHOLD_KEYS = ("max_drop", "max_relative_drop", "min_score", "decision", "confidence", "max_drop_increase")
+THRESHOLD_KEYS = ("max_drop", "max_relative_drop", "min_score", "decision", "confidence", "max_drop_increase",
+                  "inconclusive")
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class GateConfig:
     cache_dir: Path
     registry: str
     seed: int = 0
-    holm: bool = False  # Holm-adjust McNemar p-values across tasks (per target) in reports
+    holm: bool = False  # Holm-adjust the confident verdicts across each target's tasks (family-wise error)
 
     def resolve(self, value: str) -> str:
         """A path relative to the config file, if it exists there; otherwise the value as given."""

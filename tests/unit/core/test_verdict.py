@@ -82,7 +82,7 @@ def test_confident_fail_gives_the_benefit_of_the_doubt() -> None:
 
 def test_corpus_metric_gets_a_bootstrap_interval() -> None:
     c = run(with_errors(8), metric="macro_f1", max_drop=0.1)
-    assert c.interval.method == "paired-bootstrap" and 0 <= c.p_value <= 1
+    assert c.interval.method == "bootstrap-t" and c.p_test == "bootstrap-t" and 0 <= c.p_value <= 1
     assert c.interval.low <= c.drop <= c.interval.high
 
 
@@ -121,3 +121,57 @@ def test_macro_f1_matches_scikit_learn() -> None:
         preds = [rng.choice("abcde") for _ in range(60)]  # 'e' is never a reference
         expected = f1_score(refs, preds, labels=sorted(set(refs)), average="macro", zero_division=0)
         assert METRICS.get("macro_f1")(preds, refs) == pytest.approx(expected)
+
+
+def _binary(n: int, source_right: int, compressed_right: int, **thresholds):
+    """Source right on the first ``source_right`` examples, compressed on the first ``compressed_right``."""
+    refs = ["a"] * n
+    source = ["a" if i < source_right else "b" for i in range(n)]
+    compressed = ["a" if i < compressed_right else "b" for i in range(n)]
+    return compare(task_name="t", target="x", task_type=CLS, metric=METRICS.get("accuracy"),
+                   examples=Examples(["t"] * n, refs), source=Predictions(source),
+                   compressed=Predictions(compressed), thresholds=Thresholds(**thresholds))
+
+
+def test_a_tied_table_passes_in_estimate_mode() -> None:
+    c = _binary(1000, 900, 892, max_drop=0.008)  # float drop 0.008000000000000007
+    assert c.drop > 0.008 and c.passed and c.outcome == "PASS"
+    assert c.discordant == {"source_only": 8, "compressed_only": 0, "agreement": pytest.approx(0.992)}
+    relative = _binary(1000, 900, 891, max_relative_drop=0.01)  # allowed 0.01 x 0.9 = 0.009 exactly
+    assert relative.passed
+    assert not _binary(1000, 900, 890, max_relative_drop=0.01).passed
+
+
+@pytest.mark.parametrize("decision", [DecisionMode.CONFIDENT_PASS, DecisionMode.CONFIDENT_FAIL])
+def test_one_example_gets_a_verdict_in_confident_modes(decision: DecisionMode) -> None:
+    binary = _binary(1, 1, 1, max_drop=0.01, decision=decision)
+    assert binary.outcome == "INCONCLUSIVE" and binary.interval is not None
+    corpus = compare(task_name="t", target="x", task_type=CLS, metric=METRICS.get("macro_f1"),
+                     examples=Examples(["t"], ["a"]), source=Predictions(["a"]), compressed=Predictions(["a"]),
+                     thresholds=Thresholds(max_drop=0.01, decision=decision))
+    assert corpus.outcome == "INCONCLUSIVE" and corpus.passed is (decision is DecisionMode.CONFIDENT_FAIL)
+    assert any("too few examples: n=1" in w for w in corpus.warnings)
+
+
+def test_inconclusive_policy_from_the_thresholds() -> None:
+    errors = with_errors(6)  # drop 0.03 against 0.02: the interval straddles the budget
+    strict = run(errors, max_drop=0.02, decision=DecisionMode.CONFIDENT_FAIL, inconclusive="fail")
+    assert strict.outcome == "INCONCLUSIVE" and not strict.passed and strict.needed > 200
+    assert strict.inconclusive == "fail" and "INCONCLUSIVE" in strict.failures[0]
+    lenient = run(errors, max_drop=0.02, decision=DecisionMode.CONFIDENT_PASS, inconclusive="pass")
+    assert lenient.passed and "INCONCLUSIVE" in lenient.warnings[0]
+
+
+def test_holm_adjusts_verdicts_not_only_p_values() -> None:
+    from pytest_compressgate.verdict import apply_holm
+
+    # each passes alone at 95% (pass-side p about 0.03), none survives Holm over three tasks
+    alone = [_binary(2000, 1900, 1897, max_drop=0.0045, decision=DecisionMode.CONFIDENT_PASS) for _ in range(3)]
+    assert all(c.outcome == "PASS" for c in alone)
+    assert all(0.01 < c.margin_p["pass"] < 0.05 for c in alone)
+    apply_holm(alone, family_size=3)
+    assert [c.outcome for c in alone] == ["INCONCLUSIVE"] * 3 and not any(c.passed for c in alone)
+    assert "Holm over 3 task(s) of target 'x'" in alone[0].failures[0]
+    clear = [_binary(2000, 1900, 1900, max_drop=0.0045, decision=DecisionMode.CONFIDENT_PASS) for _ in range(3)]
+    apply_holm(clear, family_size=3)
+    assert all(c.outcome == "PASS" and c.passed for c in clear)

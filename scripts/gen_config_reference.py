@@ -53,6 +53,8 @@ DESCRIPTIONS = {
     "Thresholds.decision": "`estimate` (the point drop), `confident-pass` or `confident-fail` (the paired interval's bound)",
     "Thresholds.confidence": "one-sided coverage of each interval bound, in [0.5, 1)",
     "Thresholds.max_drop_increase": "fail when the drop grew more than this since the `--compress-gate-baseline` run",
+    "Thresholds.inconclusive": "what an INCONCLUSIVE confident verdict does to the build: `fail` or `pass` (default: "
+                               "`fail` for confident-pass, `pass` for confident-fail)",
 }
 
 

@@ -37,6 +37,8 @@ def row(c: dict[str, Any]) -> dict[str, str]:
     n = str(c["n"]) if not c.get("examples_used") or c["examples_used"] >= c["n"] else f"{c['examples_used']}/{c['n']}"
     if c.get("stage"):
         verdict = "stage" if c["passed"] else "FAIL"
+    elif c.get("outcome") == "INCONCLUSIVE" and (c["passed"] or c.get("failures") == [c.get("reason")]):
+        verdict = "INCONCLUSIVE (passes)" if c["passed"] else "INCONCLUSIVE (fails)"  # the policy's effect
     else:
         verdict = "PASS" if c["passed"] else "FAIL"
     return {

@@ -1,6 +1,6 @@
 """The ``compressgate`` command: build artifacts, re-render reports and govern the registry, without pytest.
 
-    compressgate build [--config PATH] [--targets a,b] [--rebuild] [--no-registry]
+    compressgate build [--config PATH] [--source DIR] [--targets a,b] [--rebuild] [--no-registry]
     compressgate report [--from DIR] [--format table|markdown|json] [--output FILE]
     compressgate registry [--config PATH | --url URL] list [--target NAME] [--json]
     compressgate registry ... show KEY [--json] | card KEY [--output FILE]
@@ -8,6 +8,10 @@
     compressgate registry ... reject KEY --why TEXT [--who NAME]
 
 Every error prints one line (what is wrong, what to do) to stderr and exits 2.
+
+``build`` finds the source model as the plugin does: ``--source DIR``, else the project's
+``pytest_compressgate_build_source`` hook in the ``conftest.py`` beside the config (imported with the config's
+folder on ``sys.path``, as pytest would), else ``source.model`` (a local folder or a hub id).
 """
 
 from __future__ import annotations
@@ -70,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="build every target's artifacts (no scoring) and register them")
     build.add_argument("--config", metavar="PATH", help="gate config. Default: ./compressgate.toml, else "
                                                           "./pyproject.toml with [tool.compressgate].")
+    build.add_argument("--source", metavar="DIR", type=_parse_dir,
+                       help="the source model's folder, instead of the conftest.py hook or source.model. "
+                            "Default: the hook's answer, else source.model.")
     build.add_argument("--targets", metavar="NAMES", type=_parse_targets,
                        help="comma-separated targets to build. Default: every declared target.")
     build.add_argument("--rebuild", action="store_true", help="ignore cached artifacts. Default: off.")
@@ -123,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse_dir(value: str) -> Path:
+    path = Path(value)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"expected a model folder (config.json and weights), got {value!r}: no such folder")
+    return path.resolve()
+
+
 def _parse_targets(value: str) -> tuple[str, ...]:
     names = tuple(v.strip() for v in value.split(",") if v.strip())
     if not names or any(not _NAME.match(n) for n in names):
@@ -148,6 +162,9 @@ def _load_config(explicit: str | None):
 def cmd_build(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from compressors.errors import ConfigError
+
+    from .project_hooks import source_builder
     from .registry import new_run_id, open_registry, record_session
     from .session import GateOptions, GateSession
 
@@ -156,7 +173,16 @@ def cmd_build(args: argparse.Namespace) -> int:
     if unknown:
         raise CliError(f"--targets: unknown target(s) {', '.join(unknown)}; declared: {', '.join(config.targets)}")
     targets = args.targets or tuple(config.targets)
-    session = GateSession(config, GateOptions(enabled=True, targets=targets, rebuild=args.rebuild))
+    build_source, origin = source_builder(config, args.source)
+    session = GateSession(config, GateOptions(enabled=True, targets=targets, rebuild=args.rebuild),
+                          build_source=build_source)
+    try:
+        source_dir = session.source_dir
+    except (ConfigError, OSError) as exc:
+        raise CliError(f"{exc}; or pass --source DIR, or return the folder from pytest_compressgate_build_source "
+                       "in the conftest.py beside the config") from None
+    if origin:
+        print(f"source: {source_dir} ({origin})")
     status_console = Console(stderr=True)
     try:
         for name in targets:

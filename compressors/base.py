@@ -162,8 +162,7 @@ def library_versions(*names: str) -> dict[str, str]:
     return out
 
 
-CORE_LIBRARIES = ("torch", "transformers", "optimum", "optimum-onnx", "onnxruntime",
-                  "neural-compressor", "gptqmodel", "safetensors")
+CORE_LIBRARIES = ("torch", "transformers", "onnx", "onnxruntime", "neural-compressor", "gptqmodel", "safetensors")
 
 
 def compress(

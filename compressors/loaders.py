@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import MANIFEST, ModelFormat
-from .modelio import load_transformers, ort_class
+from .modelio import load_onnx, load_transformers
 from .registry import Registry
 
 # (path, task, manifest stats, trust_remote_code, device) -> model. ``device`` is where the caller wants it
@@ -20,6 +20,10 @@ LOADERS: Registry[Loader] = Registry("model format")
 
 
 def _transformers(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool, device: str) -> Any:
+    from .methods.attention_heads import load_head_pruned, records_pruned_heads
+
+    if records_pruned_heads(path):  # prune-heads output: from_pretrained alone would rebuild the full shapes
+        return load_head_pruned(path, task, trust_remote_code=trust_remote_code, device=device)
     if device == "auto":  # accelerate places the layers over every GPU (and CPU memory if they run out)
         return load_transformers(path, task, trust_remote_code=trust_remote_code, device_map="auto")
     return load_transformers(path, task, trust_remote_code=trust_remote_code).to(device)
@@ -31,7 +35,7 @@ def _onnx(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool,
     file_name = stats.get("onnx_file") or next(p.name for p in sorted(path.glob("*.onnx")))
     cuda = device == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers()
     provider = "CUDAExecutionProvider" if cuda else "CPUExecutionProvider"  # onnxruntime-gpu has the former
-    return ort_class(task).from_pretrained(str(path), file_name=file_name, provider=provider)
+    return load_onnx(path, task, file_name=file_name, provider=provider, trust_remote_code=trust_remote_code)
 
 
 LOADERS.register(ModelFormat.TRANSFORMERS.value, _transformers)

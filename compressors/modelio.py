@@ -1,21 +1,22 @@
-"""Which transformers / optimum classes serve each task, and small helpers the handlers share."""
+"""Which transformers classes serve each task, and small helpers the handlers share."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-# task -> (transformers Auto class, optimum ORTModel class)
+# task -> (transformers Auto class, the transformers output class whose fields its models return; the
+# ONNX Runtime wrapper, compressors.onnx.OrtModel, returns the same class)
 TASK_CLASSES: dict[str, tuple[str, str]] = {
-    "text-classification": ("AutoModelForSequenceClassification", "ORTModelForSequenceClassification"),
-    "token-classification": ("AutoModelForTokenClassification", "ORTModelForTokenClassification"),
-    "question-answering": ("AutoModelForQuestionAnswering", "ORTModelForQuestionAnswering"),
-    "causal-lm": ("AutoModelForCausalLM", "ORTModelForCausalLM"),
-    "text-generation": ("AutoModelForCausalLM", "ORTModelForCausalLM"),
-    "summarization": ("AutoModelForSeq2SeqLM", "ORTModelForSeq2SeqLM"),
-    "feature-extraction": ("AutoModel", "ORTModelForFeatureExtraction"),
-    "retrieval": ("AutoModel", "ORTModelForFeatureExtraction"),
-    "embedding-similarity": ("AutoModel", "ORTModelForFeatureExtraction"),
+    "text-classification": ("AutoModelForSequenceClassification", "SequenceClassifierOutput"),
+    "token-classification": ("AutoModelForTokenClassification", "TokenClassifierOutput"),
+    "question-answering": ("AutoModelForQuestionAnswering", "QuestionAnsweringModelOutput"),
+    "causal-lm": ("AutoModelForCausalLM", "CausalLMOutput"),
+    "text-generation": ("AutoModelForCausalLM", "CausalLMOutput"),
+    "summarization": ("AutoModelForSeq2SeqLM", "Seq2SeqLMOutput"),
+    "feature-extraction": ("AutoModel", "BaseModelOutput"),
+    "retrieval": ("AutoModel", "BaseModelOutput"),
+    "embedding-similarity": ("AutoModel", "BaseModelOutput"),
 }
 
 TOKENIZER_FILES = (
@@ -34,11 +35,13 @@ def auto_class(task: str):
     return getattr(transformers, TASK_CLASSES[task][0])
 
 
-def ort_class(task: str):
-    from .errors import require
+def load_onnx(model_dir: Path, task: str, *, file_name: str, provider: str = "CPUExecutionProvider",
+              trust_remote_code: bool = False):
+    """An ONNX graph written by ``compressors.onnx.export`` (or a quantized copy) as a model for ``task``."""
+    from .onnx import OrtModel
 
-    onnxruntime = require("optimum.onnxruntime", extra="onnx", purpose="ONNX Runtime models")
-    return getattr(onnxruntime, TASK_CLASSES[task][1])
+    return OrtModel.from_pretrained(model_dir, file_name=file_name, provider=provider, task=task,
+                                    trust_remote_code=trust_remote_code)
 
 
 def load_transformers(model_dir: Path, task: str, *, trust_remote_code: bool = False, **kwargs):

@@ -12,19 +12,19 @@ reproduces INC's in-memory quantized model.
 from __future__ import annotations
 
 import inspect
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError, require
-from ..modelio import copy_tokenizer, load_transformers, ort_class
+from ..modelio import copy_tokenizer, load_onnx, load_transformers
 from ._calibration import check_suffix, read_texts, texts_for
 from ._qdq import linear_plans, transplant
 from ._torch_format import tied_weight_modules
 from .onnx_quant import onnx_quant_stats
 
 ONNX_FILE = "model.onnx"
+METHOD_VERSION = 2  # 2: the ONNX graph is written by compressors.onnx (1: by optimum's exporter)
 MIN_PARITY_COSINE = 0.99  # the reloaded ONNX copy against INC's in-memory model, worst row
 # Dynamic quantization computes activation scales per batch: these texts only drive the trace and the check.
 TRACE_TEXTS = ["Please help me with my account today.", "Where is the parcel I ordered last week?",
@@ -163,18 +163,12 @@ def _reaching_the_output(model, names: list[str], batch: tuple) -> set[str]:
     return {name for name, grad in zip(linears, grads) if grad is not None}
 
 
-def _export_onnx(eager, out_dir: Path) -> Path:
-    """optimum's exporter on the transplanted model: the same inputs and outputs ORTModel classes expect."""
-    optimum_export = require("optimum.exporters.onnx", extra="onnx", purpose="writing INC's result as ONNX")
-    with tempfile.TemporaryDirectory(prefix="compressgate-inc-") as tmp:
-        optimum_export.onnx_export_from_model(eager, tmp, do_validation=False)
-        onnx_files = sorted(Path(tmp).glob("*.onnx"))
-        if len(onnx_files) != 1:
-            raise CompressionError(f"expected one ONNX file from the export, got {[p.name for p in onnx_files]}")
-        for item in Path(tmp).iterdir():
-            if item.is_file():
-                item.rename(out_dir / (ONNX_FILE if item.suffix == ".onnx" else item.name))
-    return out_dir / ONNX_FILE
+def _export_onnx(eager, out_dir: Path, task: str) -> Path:
+    """The transplanted model through the project's exporter: the QDQ modules' ``symbolic`` methods write
+    QuantizeLinear/DequantizeLinear, and the graph takes and returns what ``OrtModel`` expects."""
+    from ..onnx import export_model
+
+    return export_model(eager, out_dir, task=task, file_name=ONNX_FILE)
 
 
 def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Context, *, static: bool) -> Result:
@@ -192,30 +186,31 @@ def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Co
         raise CompressionError(f"none of the {len(outside)} layers Intel Neural Compressor quantized reaches the "
                                "model's task output; use onnx-dynamic-int8 instead")
     transplant(eager, kept)
-    stats = onnx_quant_stats(_export_onnx(eager, out_dir))
+    stats = onnx_quant_stats(_export_onnx(eager, out_dir, context.task))
     copy_tokenizer(model_dir, out_dir)
     if stats["quantized_layers"] < len(kept):
         raise CompressionError(f"INC quantized {len(kept)} linear layers but the ONNX graph keeps only "
                                f"{stats['quantized_layers']} int8 weights: the export lost the quantization")
-    reloaded = ort_class(context.task).from_pretrained(str(out_dir), file_name=ONNX_FILE)
+    reloaded = load_onnx(out_dir, context.task, file_name=ONNX_FILE)
     stats.update(_parity(reloaded, names, batches[0], expected))
     if stats["inc_parity_min_cosine"] < MIN_PARITY_COSINE:
         raise CompressionError(
             f"the ONNX copy does not reproduce INC's quantized model (worst cosine "
             f"{stats['inc_parity_min_cosine']} < {MIN_PARITY_COSINE}); refusing to score a different model")
-    stats.update(inc_linear_layers=len(kept), inc_float_linear_layers=float_linears + len(plans) - len(kept) - len(outside),
+    stats.update(inc_linear_layers=len(kept),
+                 inc_float_linear_layers=float_linears + len(plans) - len(kept) - len(outside),
                  inc_layers_outside_task_output=outside,
                  calibration_samples=len(texts), runtime="onnxruntime (QDQ)")
     return Result(ModelFormat.ONNX, stats)
 
 
-@register("inc-int8-static", IncInt8StaticConfig, produces=ModelFormat.ONNX)
+@register("inc-int8-static", IncInt8StaticConfig, produces=ModelFormat.ONNX, version=METHOD_VERSION)
 def inc_int8_static(model_dir: Path, config: IncInt8StaticConfig, out_dir: Path, context: Context) -> Result:
     """Intel Neural Compressor static INT8 (PT2E, calibrated), saved as ONNX QDQ."""
     return inc_int8(model_dir, config, out_dir, context, static=True)
 
 
-@register("inc-int8-dynamic", IncInt8DynamicConfig, produces=ModelFormat.ONNX)
+@register("inc-int8-dynamic", IncInt8DynamicConfig, produces=ModelFormat.ONNX, version=METHOD_VERSION)
 def inc_int8_dynamic(model_dir: Path, config: IncInt8DynamicConfig, out_dir: Path, context: Context) -> Result:
     """Intel Neural Compressor dynamic INT8 (PT2E), saved as ONNX QDQ."""
     return inc_int8(model_dir, config, out_dir, context, static=False)

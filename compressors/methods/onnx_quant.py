@@ -1,17 +1,30 @@
-"""ONNX Runtime INT8 quantization through optimum: export to ONNX, then quantize for an x86/arm64 preset."""
+"""ONNX Runtime INT8 quantization: export with torch.onnx, optionally fuse, quantize for an x86/arm64 preset.
+
+The graph comes from the project's own exporter (``compressors.onnx``) and is quantized by
+``onnxruntime.quantization``; nothing needs optimum. The presets reproduce what optimum-onnx's
+``AutoQuantizationConfig`` factories set (optimum/onnxruntime/configuration.py) and what its
+``ORTQuantizer.quantize`` hands ONNX Runtime (quantization.py), so a recipe keeps its meaning: uint8
+activations, symmetric int8 weights (uint8 for avx2), asymmetric activations, QOperator format for
+dynamic and QDQ for static quantization, MatMul weights per output channel (axis 1).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
-from ..errors import CompressionError, ConfigError, require
-from ..modelio import copy_tokenizer, ort_class
+from ..errors import CompressionError, ConfigError
+from ..modelio import copy_tokenizer
 
 QUANTIZED_FILE = "model_quantized.onnx"
+METHOD_VERSION = 2  # 2: exported by torch.onnx and quantized by onnxruntime.quantization (1: through optimum)
 
 
 class OrtPreset(str, Enum):
@@ -31,6 +44,15 @@ HARDWARE_PRESET = {
     "arm64": OrtPreset.ARM64,
 }
 
+# config.model_type -> the model type ONNX Runtime's transformer optimizer fuses it as (optimum's
+# ORTConfigManager, restricted to the text models whose ORT type the optimizer fuses: bert and gpt2)
+FUSION_MODEL_TYPES = {
+    **dict.fromkeys(("albert", "bert", "big_bird", "camembert", "deberta", "deberta-v2", "distilbert", "electra",
+                     "modernbert", "mpnet", "nystromformer", "roberta", "xlm-roberta"), "bert"),
+    **dict.fromkeys(("bloom", "codegen", "gpt2", "gpt_bigcode", "gpt_neo", "gpt_neox", "gptj", "granite", "llama",
+                     "mistral"), "gpt2"),
+}
+
 
 @dataclass(frozen=True)
 class OnnxDynamicInt8Config(StepConfig):
@@ -46,26 +68,24 @@ def resolve_preset(preset: OrtPreset | None, hardware: str | None) -> OrtPreset:
     return preset or HARDWARE_PRESET.get(hardware or "", OrtPreset.AVX512_VNNI)
 
 
-def reduce_range_kwargs(config: OnnxDynamicInt8Config, preset: OrtPreset) -> dict:
-    """Only the avx2/avx512 presets take reduce_range; asking it of another preset is an error."""
-    if preset in (OrtPreset.AVX2, OrtPreset.AVX512):
-        return {"reduce_range": config.reduce_range}
-    if config.reduce_range:
+def preset_settings(preset: OrtPreset, *, static: bool, per_channel: bool, reduce_range: bool) -> dict:
+    """Keyword arguments of ``quantize_dynamic`` / ``quantize_static`` for one of optimum's presets. Only
+    the avx2 and avx512 presets take reduce_range; asking it of another is an error, as in optimum."""
+    from onnxruntime.quantization import QuantFormat, QuantType
+
+    if reduce_range and preset not in (OrtPreset.AVX2, OrtPreset.AVX512):
         raise ConfigError(f"reduce_range = true applies to the avx2 and avx512 presets, not {preset.value!r}")
-    return {}
-
-
-def export_onnx(model_dir: Path, out_dir: Path, context: Context):
-    """Export a transformers model to ONNX with optimum; returns the ORTModel."""
-    import warnings
-
-    with warnings.catch_warnings():  # the exporter's deprecation and tracer chatter is not the user's concern
-        warnings.simplefilter("ignore")
-        model = ort_class(context.task).from_pretrained(
-            str(model_dir), export=True, trust_remote_code=context.trust_remote_code
-        )
-    model.save_pretrained(str(out_dir))
-    return model
+    extra = {"WeightSymmetric": True, "ActivationSymmetric": False, "AddQDQPairToWeight": False,
+             "DedicatedQDQPair": False, "QDQOpTypePerChannelSupportToAxis": {"MatMul": 1}}
+    settings = {"per_channel": per_channel, "reduce_range": reduce_range, "extra_options": extra,
+                "weight_type": QuantType.QUInt8 if preset is OrtPreset.AVX2 else QuantType.QInt8}
+    if static:
+        settings.update(quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8)
+    else:
+        # optimum builds ONNX Runtime's quantizer itself, whose default also quantizes activation x activation
+        # MatMuls (attention scores and context); quantize_dynamic's own default would leave them float
+        extra["MatMulConstBOnly"] = False
+    return settings
 
 
 INTEGER_OPS = {"MatMulInteger", "QLinearMatMul", "ConvInteger", "QLinearConv", "DynamicQuantizeMatMul",
@@ -116,62 +136,109 @@ def onnx_quant_stats(onnx_path: Path) -> dict:
     }
 
 
-def fuse_graph(model, save_dir: Path) -> Path:
-    """ONNX Runtime's transformer fusions through optimum (optimization level 2: Attention,
-    SkipLayerNormalization, BiasGelu, EmbedLayerNormalization), then symbolic shape inference so the
-    quantizer knows the type of every tensor the fused contrib ops produce."""
+def fuse_graph(onnx_path: Path, out_path: Path) -> int:
+    """ONNX Runtime's transformer fusions as optimum's optimization level 2 applies them (Attention,
+    SkipLayerNormalization, BiasGelu; EmbedLayerNormalization off, as optimum's default), then symbolic
+    shape inference so the quantizer knows the type of every tensor the fused contrib ops produce.
+
+    On decoder graphs exported without past key values (Llama), level 2's own C++ fusions leave a graph
+    that symbolic shape inference cannot follow and the Python fusions then find less to fuse; there
+    level 1 is used. Returns the level applied."""
+    import onnx
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    from onnxruntime.transformers.optimizer import optimize_model
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(str(onnx_path.parent))
+    model_type = FUSION_MODEL_TYPES.get(config.model_type)
+    if model_type is None:
+        raise CompressionError(f"fuse = true: ONNX Runtime has no transformer fusions for model type "
+                               f"{config.model_type!r} (it fuses {', '.join(sorted(FUSION_MODEL_TYPES))}); "
+                               "set fuse = false")
+    options = FusionOptions(model_type)
+    options.enable_embed_layer_norm = False
+    for level in (2, 1):
+        optimizer = optimize_model(str(onnx_path), model_type, num_heads=config.num_attention_heads,
+                                   hidden_size=config.hidden_size, opt_level=level, optimization_options=options,
+                                   use_gpu=False, only_onnxruntime=False)
+        try:
+            onnx.save(SymbolicShapeInference.infer_shapes(optimizer.model, auto_merge=True), str(out_path))
+            return level
+        except AssertionError:  # the inference's way of saying it cannot evaluate a shape
+            continue
+    raise CompressionError(f"fuse = true: symbolic shape inference fails on the fused {config.model_type} graph; "
+                           "set fuse = false")
+
+
+def has_subgraphs(onnx_path: Path) -> bool:
     import onnx
 
-    optimum_ort = require("optimum.onnxruntime", extra="onnx", purpose="ONNX Runtime graph fusion")
-    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+    nodes = onnx.load(str(onnx_path), load_external_data=False).graph.node
+    return any(node.op_type in ("If", "Loop", "Scan", "SequenceMap") for node in nodes)
 
-    optimizer = optimum_ort.ORTOptimizer.from_pretrained(model)
+
+@contextlib.contextmanager
+def quiet_preprocess_hint() -> Iterator[None]:
+    """quantize_dynamic/static log "Please consider to run pre-processing" to the root logger on every
+    call; the hint (shape inference and graph optimization first) is no action for a gate's user."""
+    def drop(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Please consider")
+
+    root = logging.getLogger()
+    root.addFilter(drop)
     try:
-        optimizer.optimize(save_dir=str(save_dir),
-                           optimization_config=optimum_ort.OptimizationConfig(optimization_level=2))
-    except (KeyError, NotImplementedError) as exc:  # optimum's answer for a model type it cannot fuse
-        raise CompressionError(f"fuse = true: ONNX Runtime has no transformer fusions for this model "
-                               f"({exc}); set fuse = false") from exc
-    path = save_dir / "model_optimized.onnx"
-    onnx.save(SymbolicShapeInference.infer_shapes(onnx.load(str(path)), auto_merge=True), str(path))
-    return path
+        yield
+    finally:
+        root.removeFilter(drop)
 
 
-def quantize_with(model_dir: Path, out_dir: Path, context: Context, qconfig, *, fuse: bool = False,
-                  **quantize_kwargs) -> Result:
-    """Export (fused if asked), quantize with ``qconfig`` and verify that integer kernels are in the graph."""
-    optimum_ort = require("optimum.onnxruntime", extra="onnx", purpose="ONNX Runtime quantization")
+# (the float graph to read, where to write the quantized graph) -> None
+Quantize = Callable[[Path, Path], None]
+
+
+def quantize_with(model_dir: Path, out_dir: Path, context: Context, quantize: Quantize, *,
+                  fuse: bool = False) -> Result:
+    """Export (fused if asked), quantize with ``quantize`` and verify that integer kernels are in the graph."""
+    from ..onnx import export_pretrained
+
     with tempfile.TemporaryDirectory(prefix="compressgate-onnx-") as tmp:
-        model = export_onnx(model_dir, Path(tmp) / "export", context)
+        export_dir = Path(tmp) / "export"
+        path = export_pretrained(model_dir, export_dir, task=context.task,
+                                 trust_remote_code=context.trust_remote_code, eager_attention=fuse)
+        fusion = {}
         if fuse:
-            fused = fuse_graph(model, Path(tmp) / "fused")
-            quantizer = optimum_ort.ORTQuantizer.from_pretrained(str(fused.parent), file_name=fused.name)
-        else:
-            quantizer = optimum_ort.ORTQuantizer.from_pretrained(model)
-        qconfig_fit = quantize_kwargs.pop("fit", None)
-        if qconfig_fit is not None:
-            quantize_kwargs["calibration_tensors_range"] = qconfig_fit(quantizer)
-        quantizer.quantize(save_dir=str(out_dir), quantization_config=qconfig, **quantize_kwargs)
+            fused = export_dir / "model_optimized.onnx"
+            fusion["fusion_level"] = fuse_graph(path, fused)
+            path = fused
+        with quiet_preprocess_hint():
+            quantize(path, out_dir / QUANTIZED_FILE)
+        for name in ("config.json", "generation_config.json"):
+            if (export_dir / name).is_file():
+                shutil.copy2(export_dir / name, out_dir / name)
     copy_tokenizer(model_dir, out_dir)
-    onnx_files = sorted(out_dir.glob("*quantized*.onnx"))
-    if not onnx_files:
-        raise CompressionError(f"optimum wrote no quantized ONNX file into {out_dir}")
-    stats = onnx_quant_stats(onnx_files[0])
+    stats = onnx_quant_stats(out_dir / QUANTIZED_FILE)
     if stats["quantized_layers"] == 0:
         raise CompressionError(
             "ONNX Runtime quantization produced no integer operators: the model would be scored "
             "uncompressed. Check that the architecture has MatMul/Gemm layers, or use another method."
         )
-    return Result(ModelFormat.ONNX, stats)
+    return Result(ModelFormat.ONNX, {**stats, **fusion})
 
 
-@register("onnx-dynamic-int8", OnnxDynamicInt8Config, produces=ModelFormat.ONNX)
+@register("onnx-dynamic-int8", OnnxDynamicInt8Config, produces=ModelFormat.ONNX, version=METHOD_VERSION)
 def onnx_dynamic_int8(model_dir: Path, config: OnnxDynamicInt8Config, out_dir: Path, context: Context) -> Result:
-    """ONNX Runtime dynamic INT8 through optimum (x86 VNNI/AVX2 and arm64 presets)."""
-    optimum_ort = require("optimum.onnxruntime", extra="onnx", purpose="ONNX Runtime quantization")
+    """ONNX Runtime dynamic INT8 (x86 VNNI/AVX2 and arm64 presets), optionally on the fused graph."""
     preset = resolve_preset(config.preset, context.hardware)
-    factory = getattr(optimum_ort.AutoQuantizationConfig, preset.value)
-    qconfig = factory(is_static=False, per_channel=config.per_channel, **reduce_range_kwargs(config, preset))
-    result = quantize_with(model_dir, out_dir, context, qconfig, fuse=config.fuse)
+    settings = preset_settings(preset, static=False, per_channel=config.per_channel, reduce_range=config.reduce_range)
+
+    def quantize(source: Path, target: Path) -> None:
+        from onnxruntime.quantization import quantize_dynamic
+        from onnxruntime.quantization.registry import IntegerOpsRegistry
+
+        settings["extra_options"]["EnableSubgraph"] = has_subgraphs(source)
+        quantize_dynamic(source, target, op_types_to_quantize=list(IntegerOpsRegistry), **settings)
+
+    result = quantize_with(model_dir, out_dir, context, quantize, fuse=config.fuse)
     result.stats.update(preset=preset.value, fused=config.fuse)
     return result

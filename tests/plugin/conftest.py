@@ -9,10 +9,7 @@ import pytest
 import datasets  # noqa: E402,F401
 import onnx  # noqa: E402,F401  (protobuf registrations abort the process when imported twice)
 import onnxruntime  # noqa: E402,F401
-import optimum.exporters.onnx  # noqa: E402,F401
 import onnxruntime.quantization  # noqa: E402,F401  (its classes are compared by identity)
-import optimum.onnxruntime  # noqa: E402,F401
-import optimum.onnxruntime.quantization  # noqa: E402,F401
 import scipy.stats  # noqa: E402,F401
 import sklearn.metrics  # noqa: E402,F401
 import torch  # noqa: E402,F401
@@ -20,6 +17,7 @@ import torch  # noqa: E402,F401
 # The same holds for this project's own registries: a method module first imported inside an in-process
 # run would vanish from sys.modules afterwards while its registration stayed. Import them all up front.
 import compressors.base  # noqa: E402
+import compressors.onnx  # noqa: E402,F401
 import pytest_compressgate.registry  # noqa: E402,F401
 import pytest_compressgate.session  # noqa: E402,F401
 

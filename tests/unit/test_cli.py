@@ -213,7 +213,6 @@ def test_build_errors(capsys, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_build_builds_and_registers_every_stage(capsys, tmp_path, monkeypatch, tiny_classifier_dir, tiny_test_data):
-    pytest.importorskip("optimum.onnxruntime")
     config = tmp_path / "pyproject.toml"
     config.write_text(gate(model=tiny_classifier_dir, cache=tmp_path / "cache", data=tiny_test_data))
     monkeypatch.chdir(tmp_path)

@@ -1,4 +1,4 @@
-"""onnx-dynamic-int8: ONNX Runtime dynamic INT8 through optimum, plain and with transformer fusions."""
+"""onnx-dynamic-int8: ONNX Runtime dynamic INT8 (no optimum), plain and with transformer fusions."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_reloaded_copy_scores_close_to_source(which, request, tiny_classifier_di
                                               pickle_free) -> None:
     artifact = request.getfixturevalue(which)
     model = load_model(artifact.path, task="text-classification")
-    assert type(model).__name__ == "ORTModelForSequenceClassification"
+    assert type(model).__name__ == "OrtModel" and model.task == "text-classification"
     assert_close_to_source(model)
     pickle_free(artifact.path)
     assert artifact.stats["weight_bytes"] < (tiny_classifier_dir / "model.safetensors").stat().st_size / 2.5
@@ -83,4 +83,5 @@ def test_fused_causal_lm_reloads_and_generates(tmp_path: Path) -> None:
                                  return_token_type_ids=False)
     a, b = reference(**ids).logits.detach(), model(**ids).logits
     assert 0 < float((a - b).norm() / a.norm()) < 0.05  # quantized, and close
-    assert model.generate(**ids, max_new_tokens=4, min_new_tokens=4, do_sample=False).shape[1] == ids["input_ids"].shape[1] + 4
+    out = model.generate(**ids, max_new_tokens=4, min_new_tokens=4, do_sample=False)
+    assert out.shape[1] == ids["input_ids"].shape[1] + 4

@@ -48,7 +48,7 @@ class Comparison:
     outcome: str = "PASS"  # PASS, FAIL or INCONCLUSIVE (confident modes); ``passed`` is what the build does
     reason: str | None = None  # the decision's sentence (also in failures or warnings)
     needed: int | None = None  # INCONCLUSIVE: about how many examples would decide
-    p_test: str | None = None  # what gave ``p_value``: "McNemar" (exact) or "bootstrap-t"
+    p_test: str | None = None  # what gave ``p_value``: "McNemar" (exact) or "bootstrap"
     margin_p: dict[str, float] | None = None  # one-sided p-values at the allowed drop ("pass", "fail"), for Holm
     discordant: dict[str, float] | None = None  # binary metrics: source-only, compressed-only, agreement
     inconclusive: str | None = None  # confident modes: what INCONCLUSIVE does to the build ("fail" or "pass")
@@ -75,7 +75,7 @@ class Comparison:
         ci = ""
         if self.interval is not None:
             ci = f", {self.interval.confidence:.0%} CI [{self.interval.low:+.4f}, {self.interval.high:+.4f}]"
-        p = f", {self.p_test or 'bootstrap-t'} p={self.p_value:.3g}" if self.p_value is not None else ""
+        p = f", {self.p_test or 'bootstrap'} p={self.p_value:.3g}" if self.p_value is not None else ""
         used = f" (early stop after {self.examples_used})" if self.examples_used and self.examples_used < self.n else ""
         return (
             f"{self.item_id}: {self.metric} source {self.source_score:.4f} -> compressed "
@@ -278,6 +278,6 @@ def _uncertainty(task_type: TaskType, metric: Metric, examples: Examples, source
     if n < 2:
         note = (f"too few examples: n={n} cannot give an interval for the {metric.name} drop (at least 2 are "
                 "needed, and far more for a useful one)")
-    return {"interval": boot.interval(confidence), "p_value": boot.p_value(), "p_test": "bootstrap-t",
+    return {"interval": boot.interval(confidence), "p_value": boot.p_value(), "p_test": "bootstrap",
             "margin_p": lambda allowed: {side: boot.margin_p(allowed, side=side) for side in ("pass", "fail")},
             "note": note}

@@ -20,7 +20,7 @@ from .cache.documents import examples_problem, predictions_problem, timings_prob
 from .cache.gate_keys import GateKeys
 from .config import ConfigError, GateConfig, TargetConfig, TaskConfig
 from .gpus import physical_device
-from .performance import SPEED_METHOD, Performance, Timing, check_gates, measure_sizes, measure_speed
+from .performance import SPEED_METHOD, Performance, UnreliableTiming, check_gates, measure_sizes, measure_timings
 from .tasks import TASK_TYPES, Examples, LoadedModel, Predictions
 from .tasks.base import SourceAccess
 
@@ -362,17 +362,19 @@ class GateSession:
                 device = self.device(target_name)  # the source is timed on the target's device too
                 source = self.load(self.source_dir, "source", device)
                 compressed = self.load(final.artifact.path, target_name, device)
-                src, cmp_ = measure_speed(source, compressed, texts)
-                return {"source": dataclasses.asdict(src), "compressed": dataclasses.asdict(cmp_),
-                        "devices": {"source": physical_device(source.device),
-                                    "compressed": physical_device(compressed.device)}}
+                timings = measure_timings(source, compressed, texts)
+                timings["devices"] = {"source": physical_device(source.device),
+                                      "compressed": physical_device(compressed.device)}
+                if timings["unreliable"]:
+                    raise UnreliableTiming(timings)  # reported, never cached as fact
+                return timings
 
-            timings, _ = self.cache.get_or_build_json("speed", key, run, rebuild=self.options.rebuild,
-                                                      check=timings_problem)
-            perf.source, perf.compressed = Timing(**timings["source"]), Timing(**timings["compressed"])
-            perf.devices = timings.get("devices", {})
-            perf.speedup = perf.source.latency_ms_median / perf.compressed.latency_ms_median
-            perf.throughput_ratio = perf.compressed.throughput / perf.source.throughput
+            try:
+                timings, _ = self.cache.get_or_build_json("speed", key, run, rebuild=self.options.rebuild,
+                                                          check=timings_problem)
+            except UnreliableTiming as exc:
+                timings = exc.timings
+            perf.set_timings(timings)
         self._performance[target_name] = perf
         return perf
 
@@ -392,10 +394,13 @@ class GateSession:
         from .targets import PRESETS, detect_machine
 
         perf = self.performance(target.name)
+        missing = PRESETS.get(target.hardware).missing(detect_machine())
+        perf.off_target = "; ".join(missing) if missing and perf.source is not None else None
         comparison.performance.update(perf.to_json())
         if perf.source is None and self._speed_note:
             comparison.warnings.append(self._speed_note)
-        missing = PRESETS.get(target.hardware).missing(detect_machine())
+        if perf.speed_caveat:
+            comparison.warnings.append(f"speedup {perf.speedup:.2f}x: {perf.speed_caveat}")
         representative = f"this machine lacks {'; '.join(missing)}" if missing else None
         failures, notes = check_gates(perf, min_size_ratio=target.min_size_ratio, min_speedup=target.min_speedup,
                                       max_latency_ms=target.max_latency_ms, speed_representative=representative)

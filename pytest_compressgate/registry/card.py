@@ -76,6 +76,8 @@ def _size(details: ArtifactDetails) -> list[str]:
     for key, label in (("size_ratio", "Size ratio vs source"), ("speedup", "Speedup vs source")):
         if isinstance(perf.get(key), (int, float)):
             where = f", timed on {timed_on} beside the source" if key == "speedup" and timed_on else ""
+            if key == "speedup" and perf.get("speed_caveat"):
+                where += f" ({perf['speed_caveat']})"
             lines.append(f"- {label} (latest evaluation): {perf[key]:.2f}x{where}")
     if perf.get("device"):
         lines.append(f"- Scored on: {perf['device']} (the source on {perf.get('source_device') or 'cpu'})")

@@ -55,11 +55,19 @@ def row(c: dict[str, Any]) -> dict[str, str]:
         else _fmt(c.get("p_value"), ".3g"),
         "n": n,
         "size": f"{perf['size_ratio']:.2f}x" if perf.get("size_ratio") else "—",
-        "speedup": f"{perf['speedup']:.2f}x" if perf.get("speedup") else "—",
+        "speedup": _speedup(perf),
         "latency": f"{perf['compressed']['latency_ms_median']:.1f}ms" if perf.get("compressed") else "—",
         "verdict": verdict,
         "vs baseline": cell(c),
     }
+
+
+def _speedup(perf: dict[str, Any]) -> str:
+    """The speedup with what a reader must know: unreliable timings, or other hardware than the target's."""
+    if not perf.get("speedup"):
+        return "—"
+    labels = [word for word, key in (("unreliable", "unreliable"), ("off-target", "off_target")) if perf.get(key)]
+    return f"{perf['speedup']:.2f}x" + (f" ({', '.join(labels)})" if labels else "")
 
 
 def adjust_holm(comparisons: list[dict[str, Any]]) -> None:

@@ -51,3 +51,43 @@ def test_speed_gates_are_not_checked_off_target_hardware() -> None:
     failures, notes = check_gates(perf(speedup=0.5), min_size_ratio=None, min_speedup=1.5, max_latency_ms=None,
                                   speed_representative="this machine lacks CPU instructions amx_int8")
     assert failures == [] and notes == ["speed gates not checked: this machine lacks CPU instructions amx_int8"]
+
+
+def test_speed_gate_uses_the_lower_bound_across_rounds() -> None:
+    steady = perf(speedup=2.0, speedup_interval=[1.9, 2.1])
+    assert check_gates(steady, min_size_ratio=None, min_speedup=1.8, max_latency_ms=None,
+                       speed_representative=None) == ([], [])
+    lucky = perf(speedup=2.0, speedup_interval=[1.4, 2.8])  # the point clears 1.8, the bound does not
+    failures, _ = check_gates(lucky, min_size_ratio=None, min_speedup=1.8, max_latency_ms=None,
+                              speed_representative=None)
+    assert failures == ["lower 95% bound 1.40x of the speedup 2.00x (batch 1, 5 rounds) is below min_speedup = 1.8"]
+
+
+def test_unreliable_timings_gate_nothing_and_say_why() -> None:
+    busy = perf(speedup=0.9, speedup_interval=[0.5, 1.6], unreliable="load average 3.1 on 2 core(s)")
+    failures, notes = check_gates(busy, min_size_ratio=None, min_speedup=1.5, max_latency_ms=1.0,
+                                  speed_representative=None)
+    assert failures == [] and "the timings are unreliable (load average 3.1 on 2 core(s))" in notes[0]
+    busy.off_target = "CPU instructions avx512_vnni"
+    assert busy.speed_caveat == ("unreliable: load average 3.1 on 2 core(s); timed on other hardware than the "
+                                 "target's (CPU instructions avx512_vnni)")
+    assert busy.to_json()["speed_caveat"] == busy.speed_caveat
+
+
+def test_contention_is_detected_from_load_steal_and_spread() -> None:
+    from pytest_compressgate.performance import _contention
+
+    steady = [3.2, 3.25, 3.3, 3.22, 3.28]
+    assert _contention(loads=[1.1, 1.2], steal=0.0, speedups=steady, cores=2) == []
+    assert _contention(loads=[None], steal=None, speedups=[3.2, 4.7, 3.3, 3.22, 3.28], cores=2) == [
+        "rounds' speedups spread 3.20x-4.70x"]
+    busy = _contention(loads=[3.1, 2.9], steal=0.08, speedups=steady, cores=2)
+    assert busy == ["load average 3.1 on 2 core(s): other processes competed",
+                    "8% of CPU time stolen by the hypervisor"]
+
+
+def test_report_labels_unreliable_and_off_target_speedups() -> None:
+    from pytest_compressgate.report.rows import _speedup
+
+    assert _speedup({"speedup": 3.2}) == "3.20x"
+    assert _speedup({"speedup": 11.78, "unreliable": "load", "off_target": "avx512"}) == "11.78x (unreliable, off-target)"

@@ -43,7 +43,7 @@ def addoption(parser: pytest.Parser) -> None:
     group.addoption("--compress-gate-rebuild", action="store_true", default=False,
                     help="ignore the cache: rebuild every artifact and re-score every model. Default: off.")
     group.addoption("--compress-gate-early-stop", action="store_true", default=None,
-                    help="score in chunks and stop once an anytime-valid confidence sequence decides the "
+                    help="score in chunks of whole batches and stop once a group-sequential test settles the "
                          "verdict. Default: off (ini: compress_gate_early_stop).")
     group.addoption("--compress-gate-require-hardware", action="store_true", default=None,
                     help="fail, instead of skip, the parts of a target whose hardware this machine lacks. "

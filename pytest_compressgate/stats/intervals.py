@@ -30,7 +30,7 @@ class Interval:
     """Bounds on the drop (source metric minus compressed metric; positive means compressed is worse).
 
     ``confidence`` is the one-sided coverage of each bound (see the module docstring); ``method`` names the
-    construction ("paired-bootstrap", "discordant-pairs", "confidence-sequence") so reports can say how a
+    construction ("discordant-pairs", "bootstrap-t + percentile", "repeated CI, look k of K") so reports say how a
     verdict was reached.
     """
 

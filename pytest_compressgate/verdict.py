@@ -144,7 +144,8 @@ def compare(
         interval=interval or (measured["interval"] if measured else None), stage=stage,
     )
     if thresholds.decision is not DecisionMode.ESTIMATE:
-        comparison.inconclusive = Inconclusive(thresholds.inconclusive or default_inconclusive(thresholds.decision)).value
+        policy = thresholds.inconclusive or default_inconclusive(thresholds.decision)
+        comparison.inconclusive = Inconclusive(policy).value
     if measured:
         comparison.p_value, comparison.p_test = measured["p_value"], measured["p_test"]
         if interval is None:

@@ -129,14 +129,10 @@ def _boundaries(fractions: np.ndarray, increments: np.ndarray) -> list[float]:
         else:
             sd = math.sqrt(step)
             weights = density * _trapezoid(grid)
-
-            def crossed(b: float) -> float:
-                return float(np.sum(weights * _sps.norm.sf((b * math.sqrt(t) - grid) / sd)))
-
             if spend <= 0:
                 boundary = math.inf
             else:
-                boundary = _opt.brentq(lambda b: crossed(b) - spend, -10.0, 40.0, xtol=1e-7)
+                boundary = _opt.brentq(_excess, -10.0, 40.0, args=(t, weights, grid, sd, spend), xtol=1e-7)
             upper = min(boundary, _TAIL_SD + 10.0) * math.sqrt(t)
             new_grid = np.arange(min(grid[0], -_TAIL_SD * math.sqrt(t)), upper, _GRID_STEP)
             kernel = _sps.norm.pdf((new_grid[:, None] - grid[None, :]) / sd) / sd
@@ -144,6 +140,11 @@ def _boundaries(fractions: np.ndarray, increments: np.ndarray) -> list[float]:
         out.append(float(boundary))
         previous_t = t
     return out
+
+
+def _excess(b: float, t: float, weights: np.ndarray, grid: np.ndarray, sd: float, spend: float) -> float:
+    """Probability of first crossing boundary ``b`` (Z scale) at time ``t``, minus the error to spend there."""
+    return float(np.sum(weights * _sps.norm.sf((b * math.sqrt(t) - grid) / sd))) - spend
 
 
 def _trapezoid(grid: np.ndarray) -> np.ndarray:

@@ -90,4 +90,5 @@ def test_report_labels_unreliable_and_off_target_speedups() -> None:
     from pytest_compressgate.report.rows import _speedup
 
     assert _speedup({"speedup": 3.2}) == "3.20x"
-    assert _speedup({"speedup": 11.78, "unreliable": "load", "off_target": "avx512"}) == "11.78x (unreliable, off-target)"
+    labelled = _speedup({"speedup": 11.78, "unreliable": "load", "off_target": "avx512"})
+    assert labelled == "11.78x (unreliable, off-target)"

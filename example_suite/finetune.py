@@ -60,9 +60,28 @@ def train(base: Path, train_file: Path, out_dir: Path, settings: dict) -> None:
                 optimizer.zero_grad()
                 progress.advance(bar)
     model.eval()
+    check_learned(model, tokenizer, rows, label2id, settings)
     out_dir.mkdir(parents=True)
     model.save_pretrained(str(out_dir))  # safetensors
     tokenizer.save_pretrained(str(out_dir))
+
+
+def check_learned(model, tokenizer, rows: list[dict], label2id: dict, settings: dict) -> None:
+    """Refuse to cache a classifier that did not learn: it must fit its own training rows far above chance."""
+    import torch
+
+    right = 0
+    with torch.no_grad():
+        for start in range(0, len(rows), 64):
+            batch = rows[start:start + 64]
+            enc = tokenizer([r["text"] for r in batch], padding=True, truncation=True,
+                            max_length=settings["max_length"], return_tensors="pt")
+            predicted = model(**enc).logits.argmax(-1).tolist()
+            right += sum(p == label2id[r["label"]] for p, r in zip(predicted, batch))
+    accuracy, chance = right / len(rows), 1 / len(label2id)
+    if accuracy < max(0.8, 3 * chance):
+        raise RuntimeError(f"the intent classifier learned too little: training accuracy {accuracy:.3f} "
+                           f"(chance {chance:.3f})")
 
 
 def support_intent_model(cache_dir: Path, train_file: Path) -> Path:

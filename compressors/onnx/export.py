@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import CompressionError
 from ._masks import traceable_masks
 
-OPSET = 17  # LayerNormalization is a single op from 17 on; ONNX Runtime 1.20+ runs it
+OPSET = 18  # what optimum-onnx exported BERT-style models with (the same graph); ONNX Runtime 1.20+ runs it
 ONNX_FILE = "model.onnx"
 CAUSAL_TASKS = frozenset({"causal-lm", "text-generation"})
 
@@ -106,11 +106,52 @@ def export_model(model: Any, out_dir: Path, *, task: str, file_name: str = ONNX_
         torch.onnx.export(_head(model, names, outputs, task in CAUSAL_TASKS), dummy_inputs(model, names), str(path),
                           input_names=names, output_names=list(outputs), dynamic_axes=axes,
                           opset_version=OPSET, do_constant_folding=True, dynamo=False)
+    _share_tied_embedding(path)
     model.config.save_pretrained(str(out_dir))
     generation_config = getattr(model, "generation_config", None)
     if task in CAUSAL_TASKS and generation_config is not None:
         generation_config.save_pretrained(str(out_dir))
     return path
+
+
+def _share_tied_embedding(path: Path) -> None:
+    """Store a tied LM head once. The exporter writes a head tied to the input embedding twice: the
+    embedding for its Gather and a transposed copy for the head's MatMul. As optimum's exporter does,
+    the copy is replaced by a Transpose of the embedding; ONNX Runtime's quantizer then quantizes the
+    embedding once and the Transpose carries the int8 values on to the MatMul."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path), load_external_data=False)
+    graph = model.graph
+    if any(init.data_location == onnx.TensorProto.EXTERNAL for init in graph.initializer):
+        return  # a graph past protobuf's 2 GB keeps its weights outside and its copy: not rewritten here
+    users: dict[str, set[str]] = {}
+    for node in graph.node:
+        for name in node.input:
+            users.setdefault(name, set()).add(node.op_type)
+    inits = {init.name: init for init in graph.initializer if len(init.dims) == 2}
+    gathered = [init for init in inits.values() if users.get(init.name) == {"Gather"}]
+    changed = False
+    for ref in gathered:
+        ref_data = None
+        for init in list(inits.values()):
+            if init.name == ref.name or list(init.dims) != list(ref.dims)[::-1] or init.data_type != ref.data_type:
+                continue
+            ref_data = numpy_helper.to_array(ref) if ref_data is None else ref_data
+            if not np.array_equal(ref_data.T, numpy_helper.to_array(init)):
+                continue
+            out = f"{ref.name}_transposed"
+            first = next(i for i, node in enumerate(graph.node) if init.name in node.input)
+            graph.node.insert(first, helper.make_node("Transpose", [ref.name], [out], name=f"{ref.name}/Transpose"))
+            for node in graph.node:
+                node.input[:] = [out if name == init.name else name for name in node.input]
+            graph.initializer.remove(init)
+            del inits[init.name]
+            changed = True
+    if changed:
+        onnx.save(model, str(path))
 
 
 def export_pretrained(model_dir: Path, out_dir: Path, *, task: str, trust_remote_code: bool = False,

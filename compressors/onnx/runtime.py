@@ -80,6 +80,8 @@ class OrtModel:
         self.task = task or _guess_task(config, self.output_names)
         self.generation_config = generation_config
         self.path = path
+        self._on_cuda = session.get_providers()[0] == "CUDAExecutionProvider"
+        self._output_class = None  # the transformers output class, resolved on the first call
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, *, file_name: str = ONNX_FILE,
@@ -106,26 +108,34 @@ class OrtModel:
     def device(self):
         import torch
 
-        return torch.device("cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu")
+        return torch.device("cuda" if self._on_cuda else "cpu")
 
     def feed(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """The session's inputs from tokenizer outputs (see ``graph_feed``)."""
         return graph_feed(self.input_names, inputs)
 
     def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """The graph's outputs as torch tensors on ``device``, by output name."""
-        import torch
+        """The graph's outputs by output name: torch tensors on ``device``, or numpy arrays when every
+        input is a numpy array (deployment code that never touches torch, as optimum's models did)."""
+        import numpy as np
 
         values = self.session.run(self.output_names, self.feed(inputs))
-        device = self.device
-        return {name: torch.from_numpy(value).to(device) for name, value in zip(self.output_names, values)}
+        if inputs and all(isinstance(v, np.ndarray) for v in inputs.values()):
+            return dict(zip(self.output_names, values))
+        import torch
+
+        if self._on_cuda:
+            return {name: torch.from_numpy(value).to("cuda") for name, value in zip(self.output_names, values)}
+        return {name: torch.from_numpy(value) for name, value in zip(self.output_names, values)}
 
     def __call__(self, **inputs: Any) -> Any:
-        import transformers.modeling_outputs as outputs
+        if self._output_class is None:
+            import transformers.modeling_outputs as outputs
 
-        from ..modelio import TASK_CLASSES
+            from ..modelio import TASK_CLASSES
 
-        return getattr(outputs, TASK_CLASSES[self.task][1])(**self.run(inputs))
+            self._output_class = getattr(outputs, TASK_CLASSES[self.task][1])
+        return self._output_class(**self.run(inputs))
 
     def generate(self, input_ids: Any, attention_mask: Any = None, *, max_new_tokens: int | None = None,
                  min_new_tokens: int = 0, do_sample: bool = False, num_beams: int = 1,

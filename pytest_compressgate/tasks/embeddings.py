@@ -3,7 +3,7 @@
 An embedding is the mean of the encoder's last hidden states over real tokens (attention mask), L2-
 normalized, so a dot product is a cosine. That is the pooling of sentence-transformers models such as
 all-MiniLM-L6-v2; models trained with [CLS] pooling score a little lower here, for source and compressed
-alike. The encoder is ``AutoModel`` or optimum's ``ORTModelForFeatureExtraction`` (model task
+alike. The encoder is ``AutoModel`` or the project's ONNX Runtime ``OrtModel`` (model task
 ``feature-extraction``, ``embedding-similarity`` or ``retrieval``).
 
 ``spearman`` is corpus-level (rank correlation of predicted cosines with gold scores) and is recomputed on

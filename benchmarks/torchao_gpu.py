@@ -94,15 +94,28 @@ class Decoder:
         self.graph, self.path = None, "eager"
         self.prefill()
         try:
+            self.synchronizes_not()
             self.graph = self.capture()
             self.path = "cuda-graph"
         except Exception as exc:  # noqa: BLE001 - the reason is printed and the eager path timed instead
-            self.path = f"eager ({type(exc).__name__}: {str(exc).splitlines()[0][:90]})"
+            self.path = f"eager ({type(exc).__name__}: {str(exc).splitlines()[0][:100]})"
             torch.cuda.synchronize()
+
+    def synchronizes_not(self) -> None:
+        """Raise if a step waits for the GPU (a ``.item()``, a copy to the host): a graph cannot be captured
+        then, and a failed capture can leave the stream unusable for the models after it."""
+        import torch
+
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            self.step()
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
 
     def prefill(self) -> None:
         import torch
 
+        self.cache.reset()  # in place: transformers 5 counts the cached length inside the cache itself
         with torch.inference_mode():
             logits = self.model(input_ids=self.prompt, past_key_values=self.cache, use_cache=True,
                                 cache_position=torch.arange(PROMPT, device="cuda")).logits
@@ -217,9 +230,13 @@ def main() -> int:
     dirs, stats = {"bf16": source}, {"bf16": {}}
     for method in args.methods.split(","):
         started = time.perf_counter()
-        artifact = compress(source, {"method": method}, work / method,
-                            context=Context(task="causal-lm", hardware="cuda-sm90"))
         label = method.removeprefix("torchao-")
+        try:
+            artifact = compress(source, {"method": method}, work / method,
+                                context=Context(task="causal-lm", hardware="cuda-sm90"))
+        except Exception as exc:  # noqa: BLE001 - one method failing leaves the others' figures
+            print(f"{label}: not built ({type(exc).__name__}: {exc})", flush=True)
+            continue
         dirs[label], stats[label] = artifact.path, artifact.stats
         print(f"built {label} in {time.perf_counter() - started:.0f} s: kernel {artifact.stats['kernel']}; "
               f"GPU kernels {artifact.stats.get('gpu_kernels')}", flush=True)

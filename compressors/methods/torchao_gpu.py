@@ -25,6 +25,7 @@ model), then swaps in the quantized weights.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -165,6 +166,27 @@ def int4_weight(parts: dict[str, Any], shape: tuple[int, int], group_size: int):
 
 # --- the handlers ---------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1)
+def cpu_rowwise_fp8() -> bool:
+    """Whether this torch's CPU ``_scaled_mm`` takes per-row scales (FP8 dynamic needs them; torch 2.11's
+    CPU backend takes per-tensor scales only, CUDA sm89+ takes both)."""
+    import torch
+
+    a = torch.ones(16, 16).to(torch.float8_e4m3fn)
+    try:
+        torch._scaled_mm(a, a.t(), scale_a=torch.ones(16, 1), scale_b=torch.ones(1, 16), out_dtype=torch.bfloat16)
+    except (RuntimeError, NotImplementedError):
+        return False
+    return True
+
+
+def _cannot_run_on_cpu(kind: str) -> str | None:
+    if kind == "fp8-dynamic" and not cpu_rowwise_fp8():
+        return ("FP8 dynamic per row needs torch._scaled_mm with per-row scales, which this torch's CPU backend "
+                "lacks; load it on a CUDA GPU of compute capability 8.9+")
+    return None
+
+
 def _targets(model, config: TorchaoConfig) -> list[str]:
     import torch
 
@@ -196,7 +218,8 @@ def _quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Co
                     continue
                 int4_parts.update({f"{name}._weight_{k}": v for k, v in int4_components(weight, group).items()})
             else:
-                q = _int8(weight, kind == "int8-dynamic") if kind.startswith("int8") else _fp8(weight, kind == "fp8-dynamic")
+                dynamic = kind.endswith("dynamic")
+                q = _int8(weight, dynamic) if kind.startswith("int8") else _fp8(weight, dynamic)
                 if q is None:
                     skipped.append(name)
                     continue
@@ -218,16 +241,18 @@ def _quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Co
     del model, plain, subclass_weights, int4_parts, tensors  # the reload below needs the GPU memory back
     if device == "cuda":
         torch.cuda.empty_cache()
+    counts = {**bit_counts(out_dir, layers, total), "kind": kind, "skipped_layers": skipped, "device": device}
+    why_not = _cannot_run_on_cpu(kind) if device == "cpu" else None
+    if why_not:  # built and counted here; checked where it can run
+        return Result(ModelFormat.TORCH_QUANTIZED, {**counts, "kernel": f"not run here: {why_not}",
+                                                    "kernel_device": device})
     layout = json.loads((out_dir / "compressgate-torch.json").read_text())
     reloaded = _load(out_dir, context.task, layout, context.trust_remote_code, device)
     ran = kernels_used(reloaded, _probe_inputs(reloaded))
     error = (_probe_logits(reloaded) - reference).norm() / reference.norm().clamp_min(1e-12)
     if not torch.isfinite(error):
         raise CompressionError(f"the reloaded torchao {kind} model computes non-finite logits")
-    return Result(ModelFormat.TORCH_QUANTIZED, {
-        **bit_counts(out_dir, layers, total), "kind": kind, "skipped_layers": skipped, "device": device,
-        **ran, "probe_logit_rel_error": round(float(error), 5),
-    })
+    return Result(ModelFormat.TORCH_QUANTIZED, {**counts, **ran, "probe_logit_rel_error": round(float(error), 5)})
 
 
 def _plain_tensors(model, layers: dict[str, list[int]]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -306,7 +331,8 @@ def _handler(kind: str, summary: str):
 
 
 for _kind, _config_cls, _summary in (
-    ("int4-weight-only", TorchaoInt4Config, "torchao INT4 weight-only per group, tinygemm kernel (GPU sm80+; safetensors)"),
+    ("int4-weight-only", TorchaoInt4Config, "torchao INT4 weight-only per group, tinygemm kernel (GPU sm80+; "
+                                            "safetensors)"),
     ("int8-weight-only", TorchaoInt8WeightOnlyConfig, "torchao INT8 weight-only per row (GPU or CPU; safetensors)"),
     ("int8-dynamic", TorchaoInt8DynamicConfig, "torchao INT8 weights and dynamic INT8 activations (GPU or CPU; "
                                                "safetensors)"),
@@ -332,6 +358,9 @@ def _load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool
         raise CompressionError(f"{path}: torchao artifact format {layout.get('version')!r}, this version reads "
                                f"{FORMAT_VERSION}; rebuild it")
     device = "cuda" if device == "auto" else device
+    why_not = _cannot_run_on_cpu(layout["kind"]) if device == "cpu" else None
+    if why_not:
+        raise CompressionError(f"{path}: {why_not}")
     config = AutoConfig.from_pretrained(str(path), trust_remote_code=trust_remote_code)
     with torch.device(device):
         model = auto_class(task).from_config(config, trust_remote_code=trust_remote_code, dtype=torch.bfloat16)

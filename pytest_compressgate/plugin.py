@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 SESSION = pytest.StashKey["GateSession"]()
 CONFIG_PATH = pytest.StashKey["Path | None"]()
+REGISTRY_PROBLEM = pytest.StashKey[str]()
+# The gates ran and their reports are written, but nothing was recorded: not a test failure (1), not a
+# usage error (4); pytest's code for "something outside the tests went wrong" is the honest one.
+REGISTRY_EXIT = pytest.ExitCode.INTERNAL_ERROR
 OFF_REASON = "compress gate is off: run `pytest --compress-gate` to build and score the compressed models"
 
 
@@ -103,9 +107,33 @@ def pytest_configure(config: pytest.Config) -> None:
             session.baseline_rows  # noqa: B018  (read once per process; the gates and the summary reuse it)
         except BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
+    if options.enabled:
+        _preflight(config, session, path)
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     if options.enabled and not explicit and not _is_collected(config, path):
         config.args.append(str(path))  # testpaths that miss the config file still run the gate
+
+
+def _preflight(config: pytest.Config, session: GateSession, path: Path) -> None:
+    """The files the config names, checked before anything is built (one line, exit 4, for a bad one);
+    and a loud line when the source's own Python code will run."""
+    import sys
+
+    from .config import ConfigError
+    from .preflight import preflight, remote_code_notice
+
+    if not config.option.collectonly:
+        try:
+            preflight(session)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"compress gate config error: {path.name}: {exc}") from None
+    if session.config.source.trust_remote_code:
+        local = Path(session.config.resolve(session.config.source.model))
+        directory = local if local.is_dir() else None if config.option.collectonly else session.source_dir
+        notice = remote_code_notice(directory, session.config.source.model)
+        sys.stderr.write(f"WARNING: compress gate: {notice}\n")
+        config.issue_config_time_warning(UserWarning(f"compress gate: {notice}"), stacklevel=2)
+    session.cache.sweep()  # temporary directories of killed builds (kept while their build still runs)
 
 
 def _baseline_path(ref: str | None, gate_config, config: pytest.Config) -> Path | None:
@@ -185,8 +213,13 @@ class GateItem(pytest.Item):
     def repr_failure(self, excinfo, style=None):
         from .assertions import GateFailure
 
+        from .cache.store import CacheValueError
+        from .config import ConfigError
+
         if isinstance(excinfo.value, GateFailure):
             return str(excinfo.value)
+        if isinstance(excinfo.value, (ConfigError, CacheValueError)):  # the user's to fix: one paragraph
+            return f"compress gate: {excinfo.value}"
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
@@ -200,12 +233,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     from .registry import new_run_id, open_registry, record_session
 
-    registry = open_registry(gate.config.registry, base_dir=gate.config.root)
     try:
-        record_session(registry, gate, os.environ.get("COMPRESSGATE_RUN_ID") or new_run_id())
+        registry = open_registry(gate.config.registry, base_dir=gate.config.root)
+        try:
+            record_session(registry, gate, os.environ.get("COMPRESSGATE_RUN_ID") or new_run_id())
+        finally:
+            registry.close()
+    except Exception as exc:  # the reports must still be written: say what was not recorded, and fail the run
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        session.config.stash[REGISTRY_PROBLEM] = f"{type(exc).__name__}: {first}"
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = REGISTRY_EXIT
     finally:
-        registry.close()
-    gate.close()
+        gate.close()
 
 
 def skip_at_item(reason: str) -> None:
@@ -240,10 +280,16 @@ class ResultCollector:
             self.results.extend(json.loads(value) for name, value in report.user_properties if name == "compressgate")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
+        session = self.config.stash.get(SESSION, None)
         if self.results:
-            session = self.config.stash.get(SESSION, None)
             write_summary(terminalreporter, self.config, self.results,
                           session.options.report_dir if session else None)
+        problem = self.config.stash.get(REGISTRY_PROBLEM, None)
+        if problem and session is not None:
+            terminalreporter.write_line(
+                f"compress gate: the registry {session.config.registry} was NOT written ({problem}); the results "
+                f"above and any reports are complete, the run exits {int(REGISTRY_EXIT)}. Fix or move the registry "
+                "and rerun: cached results make the rerun fast", red=True, bold=True)
 
 
 def write_summary(terminalreporter, config: pytest.Config, results: list[dict[str, Any]],

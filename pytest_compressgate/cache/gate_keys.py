@@ -112,7 +112,8 @@ class GateKeys:
         from ..tasks import TASK_TYPES
 
         data_path = self.config.resolve(task.data)
-        code = TASK_TYPES.get(task.type).key_parts(task.options)  # a custom task's functions' source
+        # what the task type adds: a custom task's functions' source
+        code = TASK_TYPES.get(task.type).key_parts(task.options, f"tasks.{task.name}")
         return make_key(kind="examples", format=2,
                         data=hash_path(data_path) if os.path.exists(data_path) else data_path,
                         type=task.type, options=task.options, files=self.option_files(task)[1], split=task.split,

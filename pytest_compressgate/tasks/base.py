@@ -150,7 +150,7 @@ class TaskType:
     def metric(self, name: str) -> Metric:
         return METRICS.get(name)
 
-    def key_parts(self, options: Any) -> dict[str, Any]:
+    def key_parts(self, options: Any, where: str = "task") -> dict[str, Any]:
         """What else can change this type's predictions, for the examples' cache key (a custom scorer's
         source code); the built-in types have none beyond the data and the options."""
         return {}

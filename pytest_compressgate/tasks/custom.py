@@ -215,8 +215,8 @@ class Custom(StoredScoresTask):
             found["setup"] = resolve_function(options.setup, f"{where}.setup", SETUPS)
         return found
 
-    def key_parts(self, options: CustomOptions) -> dict[str, Any]:
-        return {role: code_digest(fn) for role, fn in self.functions(options, "task").items()}
+    def key_parts(self, options: CustomOptions, where: str = "task") -> dict[str, Any]:
+        return {role: code_digest(fn) for role, fn in self.functions(options, where).items()}
 
     def load(self, data: str, options: CustomOptions, *, split: str, max_examples: int | None,
              where: str) -> Examples:

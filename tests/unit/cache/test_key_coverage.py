@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import shutil
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,7 @@ def changed(owner: str, f: dataclasses.Field, value: Any, hint: Any, p: dict[str
     if name in fixed:
         return fixed[name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    base = args[0] if args and typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType")) else hint
+    base = args[0] if args and typing.get_origin(hint) in (typing.Union, types.UnionType) else hint
     origin = typing.get_origin(base)
     if isinstance(base, type) and issubclass(base, enum.Enum):
         return next(m for m in base if m != value)

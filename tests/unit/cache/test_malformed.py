@@ -16,7 +16,7 @@ import pytest
 
 from pytest_compressgate.cache import CacheCorruptionWarning, CacheStore, hash_path
 from pytest_compressgate.cache.documents import predictions_problem
-from pytest_compressgate.cache.store import CacheReadOnlyWarning, CacheValueError
+from pytest_compressgate.cache.store import CacheValueError
 from tests.unit.cache.test_store import writer as build_text
 
 

@@ -74,7 +74,7 @@ def tiny_classifier(out_dir: Path, *, train_steps: int = 60, seed: int = 0) -> P
     tokenizer = word_piece_tokenizer(out_dir, vocab)
     config = BertConfig(vocab_size=len(vocab), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=128, max_position_embeddings=64, num_labels=len(LABELS),
-                        id2label=dict(enumerate(LABELS)), label2id={l: i for i, l in enumerate(LABELS)})
+                        id2label=dict(enumerate(LABELS)), label2id={name: i for i, name in enumerate(LABELS)})
     torch.manual_seed(seed)
     model = BertForSequenceClassification(config)
     rows = make_rows(240, seed + 1)

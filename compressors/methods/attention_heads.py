@@ -65,11 +65,12 @@ def _has(module: Any, name: str) -> bool:
 
 def layout_of(block: Any) -> AttentionLayout | None:
     """The layout whose modules all exist in ``block``; None for families this module does not know."""
+    if _has(block, "crossattention") or _has(block, "attn.q_attn"):  # cross-attention heads are not masked
+        return None
     for layout in LAYOUTS:
         names = (layout.owner, *layout.inputs, *([layout.fused] if layout.fused else []), layout.output)
         if all(_has(block, n) for n in names) and hasattr(block.get_submodule(layout.owner), layout.head_size):
-            if not _has(block, "crossattention") and not _has(block, "attn.q_attn"):
-                return layout
+            return layout
     return None
 
 

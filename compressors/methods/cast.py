@@ -15,8 +15,9 @@ from typing import Any
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError
-from ..modelio import copy_tokenizer, load_transformers
+from ..modelio import copy_tokenizer
 from ._torch_format import SCHEMES, parameter_elements, write_layout
+from .attention_heads import load_model_dir
 
 SCHEME = "cast"
 
@@ -36,7 +37,7 @@ def cast(model_dir: Path, out_dir: Path, context: Context, dtype_name: str) -> R
 
     dtype = getattr(torch, dtype_name)
     # dtype="auto": the weights as stored, so a checkpoint already in half precision is seen as such
-    model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code, dtype="auto")
+    model = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code, dtype="auto")
     total = parameter_elements(model)
     changed = sum(p.numel() for p in model.parameters() if p.is_floating_point() and p.dtype != dtype)
     if changed == 0:
@@ -74,7 +75,7 @@ def _load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool
     """Load in the stored dtype on ``device``; refuse a copy that came back with no weight in it."""
     import torch
 
-    model = load_transformers(path, task, trust_remote_code=trust_remote_code, dtype=layout["dtype"])
+    model = load_model_dir(path, task, trust_remote_code=trust_remote_code, dtype=layout["dtype"])
     if not any(p.dtype == getattr(torch, layout["dtype"]) for p in model.parameters()):
         raise CompressionError(f"{path}: no weight came back as {layout['dtype']}; the cast was lost")
     return model.to(device)

@@ -21,11 +21,14 @@ from typing import Any
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import ConfigError
-from ..modelio import auto_class, load_transformers
+from ..modelio import auto_class
+from .attention_heads import load_model_dir, record_heads, recorded_heads, remove_heads
 from .modelparts import block_list, count_parameters, save_model
 from .textdata import batches, labels_of, pick_device, progress_bar, read_rows, seed_everything, texts_of
 
 SUPPORTED_TASKS = ("text-classification",)
+# student_config keys that change the attention's shape: a teacher's pruned heads do not carry over then
+RESHAPING_KEYS = {"hidden_size", "num_attention_heads", "n_heads", "dim", "n_head", "n_embd"}
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,9 @@ def student_config(teacher: Any, config: DistillConfig) -> Any:
             f"{layers}-layer teacher (fewer layers, or a smaller student_config)"
         )
     mapping = layer_map(layers, cfg.num_hidden_layers)
-    pruned = {int(k): v for k, v in (teacher.config.pruned_heads or {}).items()}
-    cfg.pruned_heads = {i: pruned[t] for i, t in enumerate(mapping) if t in pruned}
+    # A head-pruned teacher's kept blocks keep their heads; a student of another width starts whole.
+    pruned = {} if RESHAPING_KEYS & set(config.student_config or {}) else recorded_heads(teacher.config)
+    record_heads(cfg, {i: pruned[t] for i, t in enumerate(mapping) if t in pruned})
     return cfg
 
 
@@ -101,6 +105,7 @@ def build_student(teacher: Any, config: DistillConfig, task: str) -> tuple[Any, 
     cfg = student_config(teacher, config)
     mapping = layer_map(teacher.config.num_hidden_layers, cfg.num_hidden_layers)
     student = auto_class(task).from_config(cfg)
+    remove_heads(student, recorded_heads(cfg))
     prefix, _ = block_list(student)
     block = re.compile(rf"^{re.escape(prefix)}\.(\d+)\.")
     source, state = teacher.state_dict(), student.state_dict()
@@ -218,7 +223,7 @@ def distill(model_dir: Path, config: DistillConfig, out_dir: Path, context: Cont
     rows = read_rows(config.data, where="data")
     texts = texts_of(rows, config.text_column, where="text_column")
     seed_everything(context.seed)
-    teacher = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    teacher = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code)
     labels = labels_of(rows, config.label_column, dict(teacher.config.label2id), where="label_column")
     student, mapping, copied = build_student(teacher, config, context.task)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=context.trust_remote_code)

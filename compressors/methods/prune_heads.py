@@ -1,26 +1,28 @@
 """Attention-head pruning by measured importance (Michel et al., 2019, "Are Sixteen Heads Really Better
 than One?").
 
-Each head gets a mask variable fixed at 1; its importance is |d loss / d mask| summed over calibration
-data, normalised per layer. The least important heads are removed with transformers' ``prune_heads``,
-which records them in the config so ``from_pretrained`` rebuilds the smaller shapes. The step reloads
-its own output to prove that.
+Each head gets a mask variable fixed at 1, applied to its slice of the attention context; its importance
+is |d loss / d mask| summed over calibration data, normalised per layer. The least important heads are
+removed from the q/k/v and output projections (``attention_heads``: transformers 5 has no ``head_mask``
+or ``prune_heads``), recorded in config.json and the manifest, and the step reloads its own output the
+way the gate will, to prove the smaller shapes come back.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError, ConfigError
-from ..modelio import load_transformers
+from .attention_heads import head_counts, head_mask, load_head_pruned, load_model_dir, record_heads, \
+    recorded_heads, remove_heads
 from .modelparts import count_parameters, save_model
 from .textdata import batches, labels_of, pick_device, read_rows, seed_everything, texts_of
 
 DEFAULT_FRACTION = 0.25
+METHOD_VERSION = 2  # 2: heads removed and recorded by the project itself (config key compressgate_pruned_heads)
 SUPPORTED_TASKS = ("text-classification", "token-classification", "causal-lm", "text-generation")
 
 
@@ -63,14 +65,14 @@ def calibration_data(config: HeadPruningConfig, context: Context, label2id: dict
     return list(context.calibration_texts())[: config.num_samples], None
 
 
-def task_loss(task: str, model: Any, enc: dict, head_mask, labels):
+def task_loss(task: str, model: Any, enc: dict, labels):
     """The loss whose gradient ranks heads: true labels when given, else the model's own predictions."""
     import torch.nn.functional as F
 
     if task in ("causal-lm", "text-generation"):
         targets = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
-        return model(**enc, head_mask=head_mask, labels=targets).loss
-    logits = model(**enc, head_mask=head_mask).logits
+        return model(**enc, labels=targets).loss
+    logits = model(**enc).logits
     if task == "token-classification":
         own = logits.argmax(-1).masked_fill(enc["attention_mask"] == 0, -100)
         return F.cross_entropy(logits.flatten(0, 1), own.flatten(), ignore_index=-100)
@@ -79,26 +81,31 @@ def task_loss(task: str, model: Any, enc: dict, head_mask, labels):
 
 def head_importance(model: Any, tokenizer: Any, texts: list[str], labels: list | None, config, task: str):
     """|d loss / d mask| per head, summed over the data, each layer scaled to unit L2 norm."""
+    import inspect
+
     import torch
 
     device = pick_device()
     model.to(device).eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    layers, heads = model.config.num_hidden_layers, model.config.num_attention_heads
-    mask = torch.ones(layers, heads, device=device, requires_grad=True)
-    importance = torch.zeros(layers, heads, device=device)
+    counts = head_counts(model)
+    if len({heads for heads, _ in counts}) != 1:
+        raise ConfigError("prune-heads: the layers have different head counts; use one prune-heads step per recipe")
+    mask = torch.ones(len(counts), counts[0][0], device=device, requires_grad=True)
+    importance = torch.zeros_like(mask)
     accepted = inspect.signature(model.forward).parameters
-    for idx in batches(len(texts), config.batch_size):
-        enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                        max_length=config.max_length, return_tensors="pt").to(device)
-        enc = {k: v for k, v in enc.items() if k in accepted}
-        target = torch.tensor([labels[i] for i in idx], device=device) if labels is not None else None
-        task_loss(task, model, enc, mask, target).backward()
-        importance += mask.grad.abs()
-        mask.grad = None
+    with head_mask(model, mask):
+        for idx in batches(len(texts), config.batch_size):
+            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                            max_length=config.max_length, return_tensors="pt").to(device)
+            enc = {k: v for k, v in enc.items() if k in accepted}
+            target = torch.tensor([labels[i] for i in idx], device=device) if labels is not None else None
+            task_loss(task, model, enc, target).backward()
+            importance += mask.grad.abs()
+            mask.grad = None
     importance /= importance.norm(dim=-1, keepdim=True) + 1e-20
-    return importance.cpu()
+    return importance.detach().cpu()
 
 
 def heads_to_remove(importance, config: HeadPruningConfig) -> dict[int, list[int]]:
@@ -123,20 +130,19 @@ def heads_to_remove(importance, config: HeadPruningConfig) -> dict[int, list[int
 def check_prunable(model: Any, task: str) -> None:
     if task not in SUPPORTED_TASKS:
         raise ConfigError(f"prune-heads supports the tasks {', '.join(SUPPORTED_TASKS)}, not {task!r}")
-    if "head_mask" not in inspect.signature(model.forward).parameters or not hasattr(model.base_model, "_prune_heads"):
-        raise ConfigError(f"prune-heads: {type(model).__name__} takes no head mask or cannot prune heads")
-    if model.config.pruned_heads:
+    if recorded_heads(model.config) or getattr(model.config, "pruned_heads", None):
         raise ConfigError("prune-heads: this model already has pruned heads; use one prune-heads step per recipe")
+    head_counts(model)  # a ConfigError names the model when its attention layout is unknown
 
 
-@register("prune-heads", HeadPruningConfig, produces=ModelFormat.TRANSFORMERS)
+@register("prune-heads", HeadPruningConfig, produces=ModelFormat.TRANSFORMERS, version=METHOD_VERSION)
 def prune_heads(model_dir: Path, config: HeadPruningConfig, out_dir: Path, context: Context) -> Result:
     """Attention-head pruning ranked by gradient importance on calibration data (Michel et al. 2019)."""
+    import torch
     from transformers import AutoTokenizer
 
     seed_everything(context.seed)
-    model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code,
-                              attn_implementation="eager")  # head masks need the eager attention path
+    model = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code)
     check_prunable(model, context.task)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=context.trust_remote_code)
     if tokenizer.pad_token is None:
@@ -146,17 +152,20 @@ def prune_heads(model_dir: Path, config: HeadPruningConfig, out_dir: Path, conte
     importance = head_importance(model, tokenizer, texts, labels, config, context.task)
     removal = heads_to_remove(importance, config)
     before = count_parameters(model)
-    model.prune_heads(removal)
     model.to("cpu")
+    remove_heads(model, removal)
+    record_heads(model.config, removal)
     save_model(model, model_dir, out_dir)
 
-    reloaded = load_transformers(out_dir, context.task, trust_remote_code=context.trust_remote_code)
-    recorded = {int(k): sorted(v) for k, v in reloaded.config.pruned_heads.items()}
-    after = count_parameters(reloaded)
-    if recorded != removal or after != count_parameters(model) or after >= before:
+    reloaded = load_head_pruned(out_dir, context.task, trust_remote_code=context.trust_remote_code)
+    recorded, after = recorded_heads(reloaded.config), count_parameters(reloaded)
+    probe = {"input_ids": torch.ones(1, 8, dtype=torch.long), "attention_mask": torch.ones(1, 8, dtype=torch.long)}
+    with torch.no_grad():
+        same = torch.allclose(model.eval()(**probe).logits, reloaded(**probe).logits, atol=1e-5)
+    if recorded != removal or after != count_parameters(model) or after >= before or not same:
         raise CompressionError(
             f"the saved model does not reload pruned: config records {recorded}, expected {removal}; "
-            f"parameters {after} after reload vs {before} before"
+            f"parameters {after} after reload vs {before} before; same outputs: {same}"
         )
     total = importance.numel()
     removed = sum(map(len, removal.values()))

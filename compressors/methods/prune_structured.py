@@ -15,8 +15,9 @@ from typing import Any
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError, ConfigError
-from ..modelio import load_transformers
-from .modelparts import count_parameters, is_linear, iter_blocks, save_model, weight_out_in
+from .attention_heads import load_model_dir
+from .modelparts import (count_parameters, is_linear, iter_blocks, replace_module, save_model, shrink_linear,
+                         weight_out_in)
 
 # Config attributes that hold the FFN width, by architecture family (BERT/Llama, DistilBERT, GPT-2, T5, OPT).
 FFN_SIZE_KEYS = ("intermediate_size", "hidden_dim", "n_inner", "d_ff", "ffn_dim")
@@ -84,26 +85,11 @@ def neuron_importance(up, down):
     return incoming * outgoing
 
 
-def shrink(layer: Any, index, *, neurons_are_outputs: bool) -> Any:
-    """A copy of ``layer`` keeping only the neurons in ``index``, for nn.Linear and GPT-2 Conv1D."""
-    import torch.nn as nn
-    from transformers.pytorch_utils import prune_conv1d_layer, prune_linear_layer
-
-    if isinstance(layer, nn.Linear):
-        return prune_linear_layer(layer, index, dim=0 if neurons_are_outputs else 1)
-    return prune_conv1d_layer(layer, index, dim=1 if neurons_are_outputs else 0)
-
-
-def replace(block: Any, name: str, new: Any) -> None:
-    parent_name, _, attr = name.rpartition(".")
-    setattr(block.get_submodule(parent_name) if parent_name else block, attr, new)
-
-
 def reload_check(out_dir: Path, context: Context, expected: int) -> int:
     """Reload the artifact with from_pretrained and run it once: shapes, count and forward must all hold."""
     import torch
 
-    model = load_transformers(out_dir, context.task, trust_remote_code=context.trust_remote_code)
+    model = load_model_dir(out_dir, context.task, trust_remote_code=context.trust_remote_code)
     found = count_parameters(model)
     if found != expected:
         raise CompressionError(f"the saved model reloads with {found} parameters, not the {expected} it was saved with")
@@ -115,7 +101,7 @@ def reload_check(out_dir: Path, context: Context, expected: int) -> int:
 @register("prune-structured", StructuredConfig, produces=ModelFormat.TRANSFORMERS)
 def prune_structured(model_dir: Path, config: StructuredConfig, out_dir: Path, context: Context) -> Result:
     """Structured FFN neuron pruning (L2 importance), same width in every block, config updated."""
-    model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    model = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code)
     key, size = ffn_size(model.config)
     if size == model.config.hidden_size:
         raise ConfigError("prune-structured: the FFN width equals the hidden size, so its layers cannot be told apart")
@@ -126,9 +112,9 @@ def prune_structured(model_dir: Path, config: StructuredConfig, out_dir: Path, c
         up, down = ffn_layers(block, size)
         index = neuron_importance(up, down).argsort(descending=True)[:keep].sort().values
         for name, module in up:
-            replace(block, name, shrink(module, index, neurons_are_outputs=True))
+            replace_module(block, name, shrink_linear(module, index, outputs=True))
         for name, module in down:
-            replace(block, name, shrink(module, index, neurons_are_outputs=False))
+            replace_module(block, name, shrink_linear(module, index, outputs=False))
         blocks += 1
     setattr(model.config, key, keep)
     after = count_parameters(model)

@@ -21,8 +21,9 @@ from typing import Any
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError
-from ..modelio import auto_class, copy_tokenizer, load_transformers
+from ..modelio import auto_class, copy_tokenizer
 from ._torch_format import LAYOUT_FILE, SCHEMES, parameter_elements, tensor_bytes, tied_weight_modules, write_layout
+from .attention_heads import load_model_dir, recorded_heads, remove_heads
 
 SCHEME = "torch-dynamic-int8"
 WEIGHTS_FILE = "model.int8.safetensors"
@@ -123,7 +124,7 @@ def torch_dynamic_int8(model_dir: Path, config: TorchDynamicInt8Config, out_dir:
     from safetensors.torch import save_file
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
-    model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    model = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code)
     targets, notes = _targets(model, config)
     if not targets:
         raise _refusal(notes, config)
@@ -184,6 +185,7 @@ def _load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool
 
     config = AutoConfig.from_pretrained(str(path), trust_remote_code=trust_remote_code)
     model = auto_class(task).from_config(config, trust_remote_code=trust_remote_code).eval()
+    remove_heads(model, recorded_heads(config))  # a head-pruned source keeps its smaller attention
     layers: dict[str, dict] = layout["layers"]
     spec = {name: _qconfig(info["per_channel"]) for name, info in layers.items()}
     with _quiet():

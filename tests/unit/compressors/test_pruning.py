@@ -73,11 +73,12 @@ def test_head_pruning_records_heads_and_reloads_smaller(tiny_classifier_dir, cal
     artifact = compress(tiny_classifier_dir, step, tmp_path / "a")
     stats = artifact.stats
     assert (stats["heads_before"], stats["heads_removed"], stats["heads_after"]) == (4, 2, 2)
-    saved = json.loads((artifact.path / "config.json").read_text())["pruned_heads"]
+    saved = json.loads((artifact.path / "config.json").read_text())["compressgate_pruned_heads"]
     assert saved == stats["pruned_heads"] and all(len(h) == 1 for h in saved.values())  # no layer emptied
     reloaded = load_model(artifact.path, task="text-classification")
     assert sum(p.numel() for p in reloaded.parameters()) == stats["parameters_after"] < stats["parameters_before"]
-    assert reloaded.bert.encoder.layer[0].attention.self.query.out_features == 32  # one 32-wide head left
+    attention = reloaded.bert.encoder.layer[0].attention
+    assert attention.self.query.out_features == attention.output.dense.in_features == 32  # one 32-wide head left
 
 
 def test_heads_per_layer_and_unlabelled_calibration(tiny_classifier_dir, tmp_path):

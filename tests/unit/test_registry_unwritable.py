@@ -1,0 +1,23 @@
+"""A registry that cannot be written does not hide the results: the summary and the reports are written,
+a line says the registry was not, and the run exits 3 (the gates passed; the recording did not)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks.campaign_cases import run_gate, write_project
+from tests.tinymodels import make_rows
+
+
+def test_a_broken_registry_file_still_writes_the_reports(tmp_path: Path, tiny_classifier_dir: Path) -> None:
+    registry = tmp_path / "registry.db"
+    registry.write_bytes(b"not a database, a file someone overwrote" * 50)
+    root = write_project(tmp_path / "p", tiny_classifier_dir, make_rows(45, seed=7),
+                         top_extra=f'registry = "sqlite:///{registry}"', task_extra="max_examples = 45")
+    result = run_gate(root, f"--compress-gate-report={tmp_path / 'report'}")
+    assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((tmp_path / "report" / "compressgate.json").read_text())
+    assert report["passed"] and report["comparisons"][0]["n"] == 45
+    assert f"compress gate: the registry sqlite:///{registry} was NOT written (" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr

@@ -265,6 +265,9 @@ def junit_properties(c) -> list[tuple[str, str]]:
                "p_value": "" if c.p_value is None else f"{c.p_value:.3g}", "verdict": "PASS" if c.passed else "FAIL"}
     if c.interval is not None:
         numbers["interval"] = f"[{c.interval.low:+.4f}, {c.interval.high:+.4f}]"
+    numbers["outcome"] = c.outcome  # PASS, FAIL or INCONCLUSIVE (which "verdict" passes or fails by policy)
+    if c.p_test:
+        numbers["p_test"] = c.p_test
     return [(f"compressgate.{name}", value) for name, value in numbers.items()]
 
 

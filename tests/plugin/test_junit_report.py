@@ -17,6 +17,7 @@ def test_junit_test_case_has_the_verdicts_numbers(pytester: pytest.Pytester, gat
     properties = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert properties["compressgate.verdict"] == "PASS" and properties["compressgate.metric"] == "accuracy"
     assert properties["compressgate.n"] == "150" and properties["compressgate.allowed_drop"] == "0.2000"
+    assert properties["compressgate.outcome"] == "PASS" and properties["compressgate.p_test"] == "McNemar"
     full = json.loads(properties["compressgate"])  # the whole comparison, as JSON text
     assert full["task"] == "intent" and f"{full['drop']:+.4f}" == properties["compressgate.drop"]
 

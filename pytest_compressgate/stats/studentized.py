@@ -30,12 +30,13 @@ theorem, which is why that simulation is part of the project.
 For a plain mean this is the textbook bootstrap-t with the sample standard deviation. Cost: ``n`` extra
 metric evaluations for the jackknife (O(n^2) work for a metric that is O(n)), besides the ``B`` resamples.
 
-Edge cases stated honestly. If no example's influence differs from zero (the two models agree on every
-example) the data say nothing about how large a disagreement could be, and the bounds are infinite: the
-verdict is then INCONCLUSIVE, as it should be for a sample that cannot tell (a binary metric gets a finite
-"rule of three"-like bound from ``binary_drop_interval`` instead). A resample with no informative example has
-``se* = 0`` and ``t* = -inf`` or ``+inf``; when that happens in more than ``1 - c`` of the resamples, the bound
-on that side is infinite, for the same reason.
+Edge cases stated honestly. If no example's influence differs from zero and the drop is 0 (the two
+models agree on every example) the data say nothing about how large a disagreement could be, and the
+bounds are infinite: the verdict is then INCONCLUSIVE, as it should be for a sample that cannot tell (a
+binary metric gets a finite "rule of three"-like bound from ``binary_drop_interval`` instead). A nonzero
+drop with no spread (every example shifts the metric alike) is pinned down: both bounds are the drop. A
+resample with no informative example has ``se* = 0`` and ``t* = -inf`` or ``+inf``; when that happens in
+more than ``1 - c`` of the resamples, the bound on that side is infinite, for the same reason.
 
 p-values come from the same resamples: the one-sided p-value of ``drop >= allowed`` (the pass side) is the
 larger of the share of ``t*`` at or below ``(theta - allowed) / se`` and the share of ``theta*`` above the
@@ -79,7 +80,7 @@ class StudentizedBootstrap:
         """Bootstrap-t bounds alone; infinite when uninformative."""
         confidence = check_confidence(confidence)
         if not self.se > 0:
-            return -math.inf, math.inf
+            return (self.drop, self.drop) if self._constant else (-math.inf, math.inf)
         q_low, q_high = _quantiles(self.t, 1.0 - confidence), _quantiles(self.t, confidence)
         high = self.drop - q_low * self.se if math.isfinite(q_low) else math.inf
         low = self.drop - q_high * self.se if math.isfinite(q_high) else -math.inf
@@ -95,13 +96,19 @@ class StudentizedBootstrap:
         the hull's bound clears the allowed drop): ``side="pass"`` tests ``drop >= allowed`` (small: within
         budget), ``side="fail"`` tests ``drop <= allowed`` (small: over budget)."""
         if not self.se > 0:
-            return 1.0
+            within = self.drop <= allowed if side == "pass" else self.drop > allowed
+            return 1.0 / (1 + self.t.size) if self._constant and within else 1.0
         tau = (self.drop - allowed) / self.se
         if side == "pass":
             counts = np.count_nonzero(self.t <= tau), np.count_nonzero(self.drops > allowed)
         else:
             counts = np.count_nonzero(self.t >= tau), np.count_nonzero(self.drops <= allowed)
         return float(min(1.0, (1 + max(counts)) / (1 + self.t.size)))
+
+    @property
+    def _constant(self) -> bool:
+        """No spread, yet a drop: every example shifts the metric alike, which the data do pin down."""
+        return self.drop != 0.0
 
     def p_value(self) -> float:
         """Two-sided p-value for "no difference" (reported beside the verdict, as McNemar's is)."""
@@ -152,7 +159,8 @@ def assemble(drop: float, influence: np.ndarray, resampled: np.ndarray, se_star:
     se = math.sqrt(float(np.sum(weight * influence ** 2)) / (n * (n - 1))) if n > 1 else 0.0
     diff = np.asarray(resampled, dtype=float) - drop
     if not se > 1e-12 * max(abs(drop), float(np.max(np.abs(influence), initial=0.0)), 1e-300):
-        return StudentizedBootstrap(drop=float(drop), se=0.0, t=np.zeros(1), drops=np.full(1, float(drop)))
+        resampled = np.sort(np.asarray(resampled, float)) if np.size(resampled) else np.full(1, float(drop))
+        return StudentizedBootstrap(drop=float(drop), se=0.0, t=np.zeros(resampled.size), drops=resampled)
     # A resample holding no informative example has se* = 0 up to rounding (the variance is a difference of
     # sums); any resample with one has se* >= about se / sqrt(n), far above this floor.
     floor = 1e-6 * se

@@ -63,3 +63,16 @@ def test_margin_p_values_agree_with_the_bounds() -> None:
 def test_non_finite_drops_are_refused() -> None:
     with pytest.raises(ValueError, match="non-finite drop"):
         studentized_bootstrap(lambda idx: float("nan"), 10)
+
+
+def test_a_drop_every_example_shares_is_pinned_down() -> None:
+    # each example's per-token NLL rises by the same 0.2: no spread, yet a drop the data do determine
+    nll, tokens = np.array([2.0, 4.0, 6.0] * 10), np.array([1.0, 2.0, 3.0] * 10)
+
+    def drop(idx: np.ndarray) -> float:
+        return float(np.exp(1.1 * nll[idx].sum() / tokens[idx].sum()) - np.exp(nll[idx].sum() / tokens[idx].sum()))
+
+    boot = studentized_bootstrap(drop, 30, n_resamples=200)
+    interval = boot.interval(0.95)
+    assert interval.low == pytest.approx(boot.drop) and interval.high == pytest.approx(boot.drop)
+    assert boot.margin_p(boot.drop + 0.1, side="pass") < 0.01 and boot.margin_p(boot.drop + 0.1, side="fail") == 1

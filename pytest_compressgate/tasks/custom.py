@@ -278,11 +278,13 @@ class Custom(StoredScoresTask):
             return []
         first = examples.inputs[0]
         column = options.timing_column or next((c for c in options.input_columns if isinstance(first[c], str)), None)
-        if column is None or not isinstance(first.get(column), str):
+        if column is None or column not in options.input_columns or not isinstance(first.get(column), str):
             return []
         return [str(x[column]) for x in examples.inputs]
 
     def no_timing_reason(self, options: CustomOptions) -> str:
+        if options.timing_column:
+            return f"timing_column = {options.timing_column!r} is not an input column holding text"
         return (f"none of input_columns ({', '.join(options.input_columns)}) holds text to time the models on; "
                 "set timing_column to one that does")
 

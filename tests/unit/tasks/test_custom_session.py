@@ -160,3 +160,17 @@ def test_the_key_holds_the_code_the_declared_files_and_the_params(project):
     config = root / "pyproject.toml"
     config.write_text(config.read_text().replace("C = 1.0", "C = 0.01", 1))
     assert session(root)._data_key(task(session(root))) != key, "params"
+
+
+def test_without_text_to_time_the_rows_say_why(project):
+    root, functions = project
+    config = root / "pyproject.toml"
+    config.write_text(config.read_text().replace('reference_column = "label"',
+                                                 'reference_column = "label"\ntiming_column = "label"', 1))
+    text = config.read_text()
+    start = text.index("[tool.compressgate.tasks.probe-macro_f1]")
+    config.write_text(text[:start])  # one task, whose timing column is not among its inputs
+    comparison = session(root).compare("probe-accuracy", "cpu-int8")
+    assert comparison.performance.get("speedup") is None
+    assert ("speed not measured: tasks.probe-accuracy: timing_column = 'label' is not an input column holding "
+            "text") in comparison.warnings

@@ -191,7 +191,8 @@ class GateSession:
                 return dataclasses.asdict(examples)  # every field: a retrieval task's corpus too
 
             data, _ = self.cache.get_or_build_json("examples", self._data_key(task), run,
-                                                   rebuild=self.options.rebuild, check=examples_problem)
+                                                   rebuild=self.options.rebuild,
+                                                   check=lambda d: examples_problem(d, task_type.examples_cls))
             self._examples[task_name] = task_type.examples_cls(**data)
         return self._examples[task_name]
 

@@ -7,10 +7,11 @@ and rebuilds a stored one that fails, so a malformed result never outlives the r
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 
-def examples_problem(data: Any) -> str | None:
+def examples_problem(data: Any, cls: type | None = None) -> str | None:
     if not isinstance(data, dict) or not isinstance(data.get("inputs"), list) \
             or not isinstance(data.get("references"), list):
         return "examples are not a JSON object with 'inputs' and 'references' lists"
@@ -18,6 +19,10 @@ def examples_problem(data: Any) -> str | None:
         return f"{len(data['inputs'])} inputs but {len(data['references'])} references"
     if not data["inputs"]:
         return "no examples"
+    if cls is not None and dataclasses.is_dataclass(cls):
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            return f"examples hold fields {sorted(unknown)} that {cls.__name__} does not have"
     return None
 
 
@@ -29,6 +34,9 @@ def predictions_problem(data: Any, n: int) -> str | None:
         return f"{len(data['values'])} predictions for {n} examples (one per example is required)"
     if not isinstance(data.get("nonfinite", 0), int) or not isinstance(data.get("extra", {}), dict):
         return "predictions hold a malformed 'nonfinite' count or 'extra' table"
+    unknown = set(data) - {"values", "nonfinite", "extra"}
+    if unknown:
+        return f"predictions hold unknown fields {sorted(unknown)}"
     return None
 
 

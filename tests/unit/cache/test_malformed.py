@@ -168,3 +168,16 @@ def test_a_read_only_cache_serves_whole_entries_and_builds_misses_outside(tmp_pa
     assert not out["miss_hit"] and not out["inside"] and out["miss"] == "new" and out["doc"] == {"values": [1]}
     assert "CacheReadOnlyWarning" in out["warnings"]
     assert not (root / "a" / "cold").exists()
+
+
+def test_documents_of_the_wrong_shape_are_named() -> None:
+    from pytest_compressgate.cache.documents import examples_problem
+    from pytest_compressgate.tasks import Examples
+
+    assert predictions_problem([], 1) == "predictions are not a JSON object with a 'values' list"
+    assert predictions_problem({"values": [1], "later": 1}, 1) == "predictions hold unknown fields ['later']"
+    assert predictions_problem({"values": [1], "nonfinite": 0, "extra": {}}, 1) is None
+    assert examples_problem({"inputs": ["a"], "references": []}) == "1 inputs but 0 references"
+    assert examples_problem({"inputs": [], "references": []}) == "no examples"
+    assert "that Examples does not have" in examples_problem({"inputs": ["a"], "references": [0], "doc_ids": []},
+                                                             Examples)

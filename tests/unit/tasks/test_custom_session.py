@@ -133,7 +133,8 @@ def test_setup_runs_once_and_corpus_metrics_match_a_by_hand_run(project, tiny_cl
     warm = session(root)
     again = warm.compare("probe-macro_f1", "cpu-int8")
     assert (again.source_score, again.compressed_score) == (macro_f1.source_score, macro_f1.compressed_score)
-    assert functions.SETUP_CALLS == ["source"] and not warm._loaded, "a warm run loads no model"
+    retimed = bool(accuracy.performance.get("unreliable"))  # contended timings are never cached: a warm run re-times
+    assert functions.SETUP_CALLS == ["source"] and (retimed or not warm._loaded), "a warm run loads no model"
 
 
 def test_the_key_holds_the_code_the_declared_files_and_the_params(project):

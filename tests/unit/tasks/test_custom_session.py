@@ -136,6 +136,13 @@ def test_setup_runs_once_and_corpus_metrics_match_a_by_hand_run(project, tiny_cl
     retimed = bool(accuracy.performance.get("unreliable"))  # contended timings are never cached: a warm run re-times
     assert functions.SETUP_CALLS == ["source"] and (retimed or not warm._loaded), "a warm run loads no model"
 
+    train = root / "train.jsonl"  # the probe's training file changes: its predictions rebuild, not the artifact
+    train.write_text("".join(line for i, line in enumerate(train.read_text().splitlines(True)) if i % 4))
+    edited = session(root)
+    rescored = edited.compare("probe-macro_f1", "cpu-int8")
+    assert functions.SETUP_CALLS == ["source", "source"] and edited.build("cpu-int8").final.cache_hit
+    assert rescored.n == 90 and rescored.keys["examples"] != macro_f1.keys["examples"]
+
 
 def test_the_key_holds_the_code_the_declared_files_and_the_params(project):
     root, functions = project

@@ -133,6 +133,8 @@ def decide(
     low = fmt_pair(interval.low, allowed)[0]
     if needed is not None:
         more = f"; about {needed:,} examples would decide"
+    elif n and not (math.isfinite(interval.low) and math.isfinite(interval.high)):
+        more = "; the examples bound nothing on one side (the models hardly differ on any): score more of them"
     elif n:
         more = "; no number of examples can be promised to decide a drop this close to the allowed drop"
     else:

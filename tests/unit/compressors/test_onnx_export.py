@@ -99,8 +99,13 @@ def test_llama_greedy_generation_equals_torch(llama_dir, tmp_path) -> None:
 
 
 def test_gpt2_generation_stops_and_pads_like_torch(tiny_gpt2_dir, tmp_path) -> None:
+    import onnx
+
     tokenizer, source = load_tokenizer(tiny_gpt2_dir), load_model(tiny_gpt2_dir, task="causal-lm")
     model = _export(tiny_gpt2_dir, tmp_path, "causal-lm")
+    embedding = tuple(source.get_input_embeddings().weight.shape)
+    shapes = [tuple(i.dims) for i in onnx.load(model.path).graph.initializer]
+    assert source.config.tie_word_embeddings and shapes.count(embedding) + shapes.count(embedding[::-1]) == 1
     enc = _left_padded(tokenizer, ["refund my order", "the parcel is late again today"])
     free = source.generate(**enc, max_new_tokens=5, do_sample=False, pad_token_id=0, eos_token_id=99)
     stop = int(free[0, enc["input_ids"].shape[1] + 1])  # the first row's second new token ends it

@@ -297,7 +297,7 @@ def gate_command(*args: str) -> list[str]:
 
 def run_gate(root: Path, *args: str, timeout: float = 600, env_extra: dict[str, str] | None = None,
              **kwargs: Any) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore", **(env_extra or {})}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
     return subprocess.run(kwargs.pop("command", None) or gate_command(*args), cwd=root, env=env,
                           capture_output=True, text=True, timeout=timeout, **kwargs)
 

@@ -200,3 +200,26 @@ def test_gpu_artifact_runs_its_kernel_on_the_gpu_and_keeps_perplexity(method: st
             a = cpu(input_ids=ids).logits.float()
             b = model(input_ids=ids.cuda()).logits.float().cpu()
         assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.999
+
+
+# --- in the gate ----------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_hopper_target_is_built_anywhere_and_scored_only_on_a_hopper_gpu(
+        pytester: pytest.Pytester, tiny_classifier_dir: Path, tiny_test_data: Path, tmp_path: Path) -> None:
+    """A CPU machine builds the artifact and skips its scoring with the reason; a Hopper GPU scores it."""
+    from tests.tinymodels import gate_toml, target_toml
+
+    pytester.makepyprojecttoml(gate_toml(model=tiny_classifier_dir, cache=tmp_path / "cache", data=tiny_test_data,
+                                         extra=target_toml("gpu-int8", "cuda-sm90", "torchao-int8-dynamic")))
+    result = pytester.runpytest_subprocess("--compress-gate", "-rs", "-p", "no:cacheprovider",
+                                           "--compress-gate-targets=gpu-int8")
+    missing = PRESETS.get("cuda-sm90").missing(detect_machine())
+    if missing:
+        result.assert_outcomes(skipped=1)
+        result.stdout.fnmatch_lines([f"*scoring target 'gpu-int8' needs cuda-sm90: this machine lacks {missing[0]}"
+                                     "; artifact built at*"])
+        (manifest,) = (tmp_path / "cache").rglob("compressgate-manifest.json")
+        assert json.loads(manifest.read_text())["method"] == "torchao-int8-dynamic"
+    else:
+        result.assert_outcomes(passed=1)

@@ -162,7 +162,8 @@ def library_versions(*names: str) -> dict[str, str]:
     return out
 
 
-CORE_LIBRARIES = ("torch", "transformers", "onnx", "onnxruntime", "neural-compressor", "gptqmodel", "safetensors")
+CORE_LIBRARIES = ("torch", "transformers", "onnx", "onnxruntime", "neural-compressor", "gptqmodel", "torchao",
+                  "safetensors")
 
 
 def compress(

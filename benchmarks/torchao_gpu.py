@@ -12,6 +12,7 @@ graph and eager tokens are compared first. Beside each figure: the weight-bandwi
 weights one forward reads over the copy bandwidth measured here.
 
     python benchmarks/torchao_gpu.py [--layers 32 --hidden 4096 --intermediate 11008 --heads 32 --vocab 32000]
+                                     [--methods torchao-int4-weight-only --compile default]
 """
 
 from __future__ import annotations
@@ -82,10 +83,13 @@ class Decoder:
     """Greedy decoding of ``new_tokens`` after a prompt, one token per step into a static cache, as a replayed
     CUDA graph where capture works, else eagerly (``path`` says which, and why)."""
 
-    def __init__(self, model, batch: int, new_tokens: int) -> None:
+    def __init__(self, model, batch: int, new_tokens: int, compile_mode: str = "none") -> None:
         import torch
 
         self.model, self.batch, self.new = model, batch, new_tokens
+        # --compile: inductor fuses the small kernels between the matmuls; the graph then replays fused code
+        self.decode_forward = model if compile_mode == "none" else torch.compile(model, mode=compile_mode,
+                                                                                 dynamic=False)
         self.prompt = torch.randint(0, model.config.vocab_size, (batch, PROMPT), device="cuda",
                                     generator=torch.Generator(device="cuda").manual_seed(batch))
         self.cache = static_cache(model.config, batch, PROMPT + new_tokens + CHECK_STEPS)
@@ -94,6 +98,8 @@ class Decoder:
         self.graph, self.path = None, "eager"
         self.prefill()
         try:
+            if compile_mode != "none":
+                self.step()  # compiles (and autotunes) outside the sync check and the capture
             self.synchronizes_not()
             self.graph = self.capture()
             self.path = "cuda-graph"
@@ -126,8 +132,8 @@ class Decoder:
         import torch
 
         with torch.inference_mode():
-            logits = self.model(input_ids=self.token, past_key_values=self.cache, use_cache=True,
-                                cache_position=self.position).logits
+            logits = self.decode_forward(input_ids=self.token, past_key_values=self.cache, use_cache=True,
+                                         cache_position=self.position).logits
             self.token.copy_(logits[:, -1:].argmax(-1))
             self.position.add_(1)
 
@@ -205,6 +211,9 @@ def main() -> int:
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--compile", default="none", choices=("none", "default", "max-autotune-no-cudagraphs"),
+                        help="torch.compile each decoding step before capturing it (minutes per model and batch; "
+                             "not part of the recorded H200 run)")
     parser.add_argument("--budget-s", type=float, default=1e9, help="skip the prefill timings after this long")
     args = parser.parse_args()
 
@@ -256,7 +265,7 @@ def main() -> int:
     for batch in (1, 16):  # decoding first: the figure the gate's users pay for
         decoders = {}
         for label, m in models.items():
-            decoders[label] = d = Decoder(m.model, batch, args.new_tokens)
+            decoders[label] = d = Decoder(m.model, batch, args.new_tokens, args.compile)
             paths[(label, batch)], checks[(label, batch)] = d.path, d.agreement()
             if d.graph is None:  # eager decoding is slow here: a quarter of the tokens bound its cost
                 d.new = max(8, args.new_tokens // 4)

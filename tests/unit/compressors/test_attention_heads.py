@@ -68,6 +68,17 @@ def test_head_pruned_stage_feeds_later_steps_that_reload_smaller(tiny_classifier
     assert_close_to_source(int8, min_agreement=0.6, min_cosine=0.8)  # half the heads gone: close, not equal
 
 
+def test_a_cast_of_a_head_pruned_stage_reloads_in_half_precision(tiny_classifier_dir, calibration_jsonl, tmp_path):
+    import torch
+
+    steps = [{"method": "prune-heads", "heads_per_layer": 1, "calibration": str(calibration_jsonl)},
+             {"method": "cast-bf16"}]
+    _, cast = run_recipe(tiny_classifier_dir, steps, tmp_path / "stages", context=Context())
+    model = load_model(cast.path, task="text-classification")
+    assert model.bert.encoder.layer[0].attention.self.value.weight.dtype == torch.bfloat16
+    assert model.bert.encoder.layer[0].attention.self.value.out_features == 32
+
+
 def test_head_pruned_gpt2_reloads_with_its_tied_lm_head(tiny_gpt2_dir, calibration_jsonl, tmp_path):
     import torch
 

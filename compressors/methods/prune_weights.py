@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError
-from ..modelio import load_transformers
+from .attention_heads import load_model_dir
 from .modelparts import (
     LinearScope, all_linear_names, measured_sparsity, read_saved_weights, save_model, saved_weight,
     select_linears, weight_out_in,
@@ -48,7 +48,7 @@ def prune_magnitude(model_dir: Path, config: MagnitudeConfig, out_dir: Path, con
     import torch
     from torch.nn.utils import prune
 
-    model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    model = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code)
     chosen = select_linears(model, config.scope, skip_head=config.skip_head)
     targets = [(module, "weight") for _, module in chosen]
     with torch.no_grad():
@@ -89,7 +89,7 @@ def prune_two_four(model_dir: Path, config: SemiStructuredConfig, out_dir: Path,
     import torch
     from torch import nn
 
-    model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    model = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code)
     chosen, skipped = [], []
     for name, module in select_linears(model, config.scope, skip_head=config.skip_head):
         weight = weight_out_in(module)

@@ -56,15 +56,17 @@ def test_head_pruned_stage_feeds_later_steps_that_reload_smaller(tiny_classifier
     steps = [
         {"method": "prune-heads", "heads_per_layer": 1, "calibration": str(calibration_jsonl)},
         {"method": "prune-structured", "fraction": 0.25},
+        {"method": "prune-magnitude", "sparsity": 0.3},
         {"method": "torch-dynamic-int8"},
     ]
     artifacts = run_recipe(tiny_classifier_dir, steps, tmp_path / "stages", context=Context(task="text-classification"))
-    heads, ffn, int8 = (load_model(a.path, task="text-classification") for a in artifacts)
-    for model in (heads, ffn):
+    heads, ffn, sparse, int8 = (load_model(a.path, task="text-classification") for a in artifacts)
+    for model in (heads, ffn, sparse):
         assert model.bert.encoder.layer[1].attention.self.key.out_features == 32
     assert ffn.config.intermediate_size == 96
     assert artifacts[1].stats["parameters_after"] < artifacts[0].stats["parameters_after"]
-    assert artifacts[2].stats["quantized_layers"] > 0
+    assert artifacts[2].stats["sparsity"] == pytest.approx(0.3, abs=0.01)
+    assert artifacts[3].stats["quantized_layers"] > 0
     assert_close_to_source(int8, min_agreement=0.6, min_cosine=0.8)  # half the heads gone: close, not equal
 
 

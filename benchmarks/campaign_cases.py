@@ -173,6 +173,8 @@ def fuzz_loader(n: int, *, workdir: Path, seed: int = 0) -> FuzzResult:
             counts["ConfigError"] += 1
             if "\n" in str(exc):
                 counts["multi-line ConfigError"] += 1
+                if len(crashes) < 5:
+                    crashes.append(f"multi-line ConfigError: {exc!r}")
         except Exception as exc:  # noqa: BLE001  (counting crashes is the point)
             counts["crash"] += 1
             if len(crashes) < 5:

@@ -120,13 +120,14 @@ def _preflight(config: pytest.Config, session: GateSession, path: Path) -> None:
     import sys
 
     from .config import ConfigError
+    from .config.loading import one_line
     from .preflight import preflight, remote_code_notice
 
     if not config.option.collectonly:
         try:
             preflight(session)
         except ConfigError as exc:
-            raise pytest.UsageError(f"compress gate config error: {path.name}: {exc}") from None
+            raise pytest.UsageError(one_line(f"compress gate config error: {path.name}: {exc}")) from None
     if session.config.source.trust_remote_code:
         local = Path(session.config.resolve(session.config.source.model))
         directory = local if local.is_dir() else None if config.option.collectonly else session.source_dir

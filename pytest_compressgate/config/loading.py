@@ -33,7 +33,7 @@ def read_table(path: Path) -> tuple[dict[str, Any], str]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+        raise ConfigError(one_line(f"{path.name}: not valid TOML: {exc}")) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path.name}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
                           "TOML files must be saved as UTF-8") from None
@@ -53,7 +53,13 @@ def load_config(path: str | Path) -> GateConfig:
     try:
         return build_config(table, path=path, prefix=prefix)
     except ConfigError as exc:
-        raise ConfigError(f"{path.name}: {exc}") from None
+        raise ConfigError(one_line(f"{path.name}: {exc}")) from None
+
+
+def one_line(message: str) -> str:
+    """``message`` with newlines and other unprintable characters escaped: a key or value the user wrote
+    (a table key may hold a newline) must not break the one-line error."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def _key(prefix: str, *parts: str) -> str:

@@ -91,3 +91,9 @@ def test_a_non_utf8_file_is_one_line(tmp_path: Path) -> None:
     path.write_bytes(b'source = { model = "caf\xe9" }\n')
     with pytest.raises(ConfigError, match=r"compressgate.toml: not UTF-8 text \(byte 0xe9 at offset 23\)"):
         load_config(path)
+
+
+def test_a_key_holding_a_newline_stays_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, task='[tool.compressgate.tasks.intent.targets.cpu]\n"max\\ndrop" = 0.1')
+    assert "\n" not in str(info.value) and "targets.cpu.max\\ndrop: unknown key" in str(info.value)

@@ -13,8 +13,9 @@ from tests.tinymodels import make_rows
 def test_a_broken_registry_file_still_writes_the_reports(tmp_path: Path, tiny_classifier_dir: Path) -> None:
     registry = tmp_path / "registry.db"
     registry.write_bytes(b"not a database, a file someone overwrote" * 50)
-    root = write_project(tmp_path / "p", tiny_classifier_dir, make_rows(45, seed=7),
-                         top_extra=f'registry = "sqlite:///{registry}"', task_extra="max_examples = 45")
+    rows = [{**row, "pair": "please help"} for row in make_rows(45, seed=7)]  # pairs: no speed timing to wait for
+    root = write_project(tmp_path / "p", tiny_classifier_dir, rows, top_extra=f'registry = "sqlite:///{registry}"',
+                         task_extra='max_examples = 45\ntext_pair_column = "pair"')
     result = run_gate(root, f"--compress-gate-report={tmp_path / 'report'}")
     assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((tmp_path / "report" / "compressgate.json").read_text())

@@ -32,7 +32,7 @@ pip install -q -c "$LOCK" torch ninja setuptools-scm "setuptools>=77" wheel
 # its CUDA extension (on a GPU machine, BUILD_CUDA_EXT=1 builds its CUDA kernels, Marlin among them).
 # setuptools-scm (above) keeps seqeval's version readable under --no-build-isolation.
 BUILD_CUDA_EXT=${BUILD_CUDA_EXT:-0} GPTQMODEL_FORCE_BUILD=1 \
-  pip install -q --no-build-isolation -c "$LOCK" -e ".[all]"
+  pip install -q --no-build-isolation -c "$LOCK" -e ".[all,lint]"
 if [ "$STACK" = transformers4.57 ]; then
   pip install -q -c "$LOCK" optimum optimum-onnx  # for benchmarks/quantize_minilm.py's side-by-side only
 fi

@@ -27,8 +27,9 @@ EXAMPLE = ROOT / "example_suite"
 
 def run_gate(project: Path, *extra: str) -> tuple[float, int, str]:
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "pyproject.toml", "--compress-gate", "-q", "-p", "no:cacheprovider",
-                           "-p", "no:hypothesispytest", *extra], cwd=project, capture_output=True, text=True)
+    command = [sys.executable, "-m", "pytest", "pyproject.toml", "--compress-gate", "-q",
+               "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *extra]
+    proc = subprocess.run(command, cwd=project, capture_output=True, text=True)
     return time.perf_counter() - started, proc.returncode, proc.stdout + proc.stderr
 
 
@@ -46,7 +47,8 @@ def change_one_recipe(project: Path) -> str:
         sys.exit("no target with an onnx-dynamic-int8 step to change")
     changed = match.group(0).replace("per_channel = true", "per_channel = false", 1)
     if changed == match.group(0):
-        changed = match.group(0).replace('method = "onnx-dynamic-int8"', 'method = "onnx-dynamic-int8", per_channel = false', 1)
+        changed = match.group(0).replace('method = "onnx-dynamic-int8"',
+                                         'method = "onnx-dynamic-int8", per_channel = false', 1)
     config.write_text(text.replace(match.group(0), changed))
     return match.group(1)
 
@@ -84,15 +86,18 @@ def main() -> int:
     inference = spent.get("predictions", 0.0) + spent.get("speed", 0.0)
     training = spent.get("models", 0.0)  # the team's own fine-tuning, if the copied model was stale
     overhead = cold - compression - inference - training
-    print(f"\nexample suite gate, {len(cold_events)} cache entries built cold (exit codes {rc_cold}/{rc_warm}/{rc_changed})")
+    print(f"\nexample suite gate, {len(cold_events)} cache entries built cold "
+          f"(exit codes {rc_cold}/{rc_warm}/{rc_changed})")
     print(f"{'run':<28}{'wall s':>9}{'vs cold':>10}  built")
     print(f"{'cold':<28}{cold:>9.1f}{1:>10.1%}  {len([e for e in cold_events if e['kind'] == 'artifacts'])} artifacts")
     print(f"{'warm (nothing changed)':<28}{warm:>9.1f}{warm / cold:>10.1%}  {len(warm_events)} entries")
     rebuilt = [e for e in changed_events if e["kind"] == "artifacts"]
+    repredicted = [e for e in changed_events if e["kind"] == "predictions"]
     print(f"{'one recipe changed':<28}{changed:>9.1f}{changed / cold:>10.1%}  {len(rebuilt)} artifact(s) "
-          f"(changed target: {target}; predictions rebuilt: {len([e for e in changed_events if e['kind'] == 'predictions'])})")
+          f"(changed target: {target}; predictions rebuilt: {len(repredicted)})")
     print(f"\ncold run split: compression {compression:.1f} s ({compression / cold:.0%}), model inference "
-          f"{inference:.1f} s ({inference / cold:.0%}), source training {training:.1f} s, gate overhead {overhead:.1f} s ({overhead / cold:.0%}: "
+          f"{inference:.1f} s ({inference / cold:.0%}), source training {training:.1f} s, "
+          f"gate overhead {overhead:.1f} s ({overhead / cold:.0%}: "
           "python and library imports, data loading, hashing, statistics, reports)")
     print(f"warm/cold = {warm / cold:.3f} (goal <= 0.05); overhead share = {overhead / (cold - training):.3f} "
           "of the gate's own cold time (goal <= 0.10)")

@@ -7,11 +7,14 @@ import enum
 import math
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import ConfigError, did_you_mean
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 _NONE = type(None)
 
@@ -64,7 +67,7 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
             return value
         raise ConfigError(f"{where} = {value!r} is invalid: expected {describe(tp)}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a dataclass type, never an instance, is a hint
         return from_mapping(tp, value, where)
     if tp is dict or typing.get_origin(tp) is dict:
         if isinstance(value, Mapping):

@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
 
@@ -38,7 +38,7 @@ class CliError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse prints usage + message; one line is enough
+    def error(self, message: str) -> NoReturn:  # argparse prints usage + message; one line is enough
         raise CliError(f"{message} (see `{self.prog} --help`)")
 
 
@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _parse_dir(value: str) -> Path:
     path = Path(value)
     if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"expected a model folder (config.json and weights), got {value!r}: no such folder")
+        raise argparse.ArgumentTypeError(
+            f"expected a model folder (config.json and weights), got {value!r}: no such folder")
     return path.resolve()
 
 

@@ -224,9 +224,9 @@ def _contention(*, loads: list[float | None], steal: float | None, speedups: lis
     """Why this measurement cannot be trusted: other work on the cores, stolen CPU, unsteady rounds."""
     reasons = []
     cores = cores or os.cpu_count() or 1
-    loads = [x for x in loads if x is not None]
-    if loads and max(loads) - 1.0 > MAX_BUSY_CORES * cores:  # this process itself accounts for about 1
-        reasons.append(f"load average {max(loads):.1f} on {cores} core(s): other processes competed")
+    known = [x for x in loads if x is not None]
+    if known and max(known) - 1.0 > MAX_BUSY_CORES * cores:  # this process itself accounts for about 1
+        reasons.append(f"load average {max(known):.1f} on {cores} core(s): other processes competed")
     if steal is not None and steal > MAX_STEAL:
         reasons.append(f"{steal:.0%} of CPU time stolen by the hypervisor")
     spread = max(speedups) / min(speedups)

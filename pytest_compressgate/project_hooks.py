@@ -36,6 +36,8 @@ def conftest_hook(root: Path) -> Any:
     name = f"compressgate_conftest_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:  # only for paths Python cannot import; a .py file always can
+            raise ConfigError(f"{path}: Python cannot import it as a module")
         module = importlib.util.module_from_spec(spec)
         if str(root) not in sys.path:
             sys.path.insert(0, str(root))

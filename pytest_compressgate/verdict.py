@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -164,7 +164,8 @@ def compare(
         verdict = decide(mode=thresholds.decision, drop=drop, interval=comparison.interval, allowed_drop=allowed,
                          n=n, inconclusive=thresholds.inconclusive, exact=exact,
                          scale=max(abs(source_score), abs(compressed_score)))
-        record_decision(comparison, verdict.outcome, verdict.reason, verdict.passed, verdict.needed)
+        outcome = cast(Outcome, verdict.outcome)  # Decision.__post_init__ fills in PASS or FAIL when None
+        record_decision(comparison, outcome, verdict.reason, verdict.passed, verdict.needed)
     collapse = task_type.collapse(compressed, examples)
     if collapse:
         comparison.failures.append(f"silent collapse: {collapse}")
@@ -208,17 +209,18 @@ def apply_holm(comparisons: list[Comparison], *, family_size: int | None = None)
     modes); early-stopped ones were designed at ``alpha / family_size`` (Bonferroni) instead. Holm then runs
     at ``alpha x (its members / family_size)``, so by the union bound the whole family keeps ``alpha``.
     """
-    members = [c for c in comparisons if c.margin_p is not None and c.decision != DecisionMode.ESTIMATE.value
+    members = [(c, c.interval, c.margin_p) for c in comparisons
+               if c.margin_p is not None and c.decision != DecisionMode.ESTIMATE.value
                and c.interval is not None and c.reason is not None]
     if not members:
         return
     size = max(family_size or len(comparisons), len(members))
-    family = min(1.0 - c.interval.confidence for c in members)
+    family = min(1.0 - interval.confidence for _, interval, _ in members)
     alpha = family * len(members) / size
-    pass_p = [c.margin_p["pass"] for c in members]
-    fail_p = [c.margin_p["fail"] for c in members]
+    pass_p = [margin_p["pass"] for _, _, margin_p in members]
+    fail_p = [margin_p["fail"] for _, _, margin_p in members]
     outcomes = holm_outcomes(pass_p, fail_p, alpha=alpha)
-    for c, outcome, p_pass, p_fail in zip(members, outcomes, holm(pass_p), holm(fail_p)):
+    for (c, _, _), outcome, p_pass, p_fail in zip(members, outcomes, holm(pass_p), holm(fail_p)):
         head = (f"Holm over {size} task(s) of target {c.target!r}, family-wise {family:.3g}: "
                 f"adjusted p-value {p_pass:.3g} that the drop is within the allowed drop {c.allowed_drop:.4g}, "
                 f"{p_fail:.3g} that it exceeds it")

@@ -39,18 +39,21 @@ DESCRIPTIONS = {
     "GateConfig.registry": "`sqlite:///path.db` or `mlflow://<tracking-uri>`: where runs are recorded",
     "GateConfig.seed": "seed for bootstrap resampling, distillation and anything else random",
     "SourceConfig.revision": "a hub revision (branch, tag or commit) for a hub id",
-    "SourceConfig.device": "where the source is scored: `cpu`, one GPU (`cuda`), or spread by accelerate (`auto`)",
+    "SourceConfig.device": ("where the source is scored: `cpu`, one GPU (`cuda`), "
+                            "or spread by accelerate (`auto`)"),
     "TargetConfig.hardware": "a hardware preset (below): decides the default kernels and whether it is scored here",
     "TargetConfig.recipe": "compression steps applied in order, each `{ method = \"...\", ...keys }` (below)",
     "TargetConfig.min_size_ratio": "fail unless the source's weights are at least this many times larger",
-    "TargetConfig.min_speedup": "fail unless batch-1 latency improves at least this much (checked on matching hardware)",
+    "TargetConfig.min_speedup": ("fail unless batch-1 latency improves at least this much "
+                                 "(checked on matching hardware)"),
     "TargetConfig.max_latency_ms": "fail when median batch-1 latency exceeds this (checked on matching hardware)",
     "TargetConfig.stage_thresholds": "threshold keys per stage number, gating intermediate stages",
     "TaskConfig.type": "the task type (below), which adds its own keys",
     "TaskConfig.max_examples": "score only the first N examples",
     "TaskConfig.batch_size": "examples per forward pass (dynamic INT8 scales depend on batch contents)",
     "TaskConfig.weight": "the task's weight in summaries",
-    "Thresholds.decision": "`estimate` (the point drop), `confident-pass` or `confident-fail` (the paired interval's bound)",
+    "Thresholds.decision": ("`estimate` (the point drop), `confident-pass` or `confident-fail` "
+                            "(the paired interval's bound)"),
     "Thresholds.confidence": "one-sided coverage of each interval bound, in [0.5, 1)",
     "Thresholds.max_drop_increase": "fail when the drop grew more than this since the `--compress-gate-baseline` run",
     "Thresholds.inconclusive": "what an INCONCLUSIVE confident verdict does to the build: `fail` or `pass` (default: "

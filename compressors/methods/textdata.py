@@ -56,8 +56,8 @@ def labels_of(
         value = row.get(column)
         if isinstance(value, str) and value in label2id:
             out.append(label2id[value])
-        elif str(value).isdigit() and int(value) in ids:  # ids as ints, or as text in a CSV
-            out.append(int(value))
+        elif (text := str(value)).isdigit() and int(text) in ids:  # ids as ints, or as text in a CSV
+            out.append(int(text))
         else:
             raise ConfigError(
                 f"{where} = {column!r}: row {i} has label {value!r}, which the model does not know; "

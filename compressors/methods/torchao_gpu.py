@@ -30,7 +30,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError, require
@@ -216,7 +216,8 @@ def _quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Co
                 if weight.shape[1] % group:
                     skipped.append(name)
                     continue
-                int4_parts.update({f"{name}._weight_{k}": v for k, v in int4_components(weight, group).items()})
+                parts = int4_components(weight, cast(int, group))  # TorchaoInt4Config, int4's config, has one
+                int4_parts.update({f"{name}._weight_{k}": v for k, v in parts.items()})
             else:
                 dynamic = kind.endswith("dynamic")
                 q = _int8(weight, dynamic) if kind.startswith("int8") else _fp8(weight, dynamic)
@@ -258,7 +259,9 @@ def _quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Co
 def _plain_tensors(model, layers: dict[str, list[int]]) -> tuple[dict[str, Any], dict[str, str]]:
     """Every tensor of the state dict but the quantized weights; a tied tensor once, with its aliases."""
     quantized = {f"{n}.weight" for n in layers}
-    plain, aliases, seen = {}, {}, {}
+    plain: dict[str, Any] = {}
+    aliases: dict[str, str] = {}
+    seen: dict[tuple[int, tuple[int, ...], Any], str] = {}  # (data pointer, shape, dtype) -> first key
     for key, value in model.state_dict().items():
         if key in quantized:
             continue
@@ -371,9 +374,9 @@ def _load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool
     layers: dict[str, list[int]] = layout["layers"]
     weights: dict[str, Any] = {}
     if layout["kind"] == "int4-weight-only":
-        for name, shape in layers.items():
+        for name, (rows, cols) in layers.items():
             parts = {k: state.pop(f"{name}._weight_{k}") for k in ("qdata", "scale", "zero_point")}
-            weights[name] = int4_weight(parts, tuple(shape), layout["group_size"])
+            weights[name] = int4_weight(parts, (rows, cols), layout["group_size"])
     tensors, leftover = unflatten_tensor_state_dict(state, metadata)
     weights.update({name: tensors.pop(f"{name}.weight") for name in layers if f"{name}.weight" in tensors})
     missing_layers = sorted(set(layers) - set(weights))

@@ -60,8 +60,12 @@ class Registry(abc.ABC):
     def _details(self, record: ArtifactRecord) -> ArtifactDetails:
         """The artifact with all its evaluations and decisions, oldest first."""
 
-    def close(self) -> None:
-        """Release connections; the registry cannot be used afterwards."""
+    def close(self) -> None:  # noqa: B027 - deliberately not abstract: a default that backends may override
+        """Release connections; the registry cannot be used afterwards.
+
+        A no-op here rather than abstract: only a backend that holds a connection of its own (SQLite)
+        has something to release and overrides it; the MLflow backend holds none.
+        """
 
     def __enter__(self) -> Registry:
         return self

@@ -18,7 +18,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from .base import Registry
@@ -48,11 +48,11 @@ class MlflowRegistry(Registry):
             if not create:
                 raise RegistryError(f"no experiment {experiment!r} at {self.url}: run `pytest --compress-gate` "
                                     "or `compressgate build` to record artifacts there first")
-            try:
+            with suppress(MlflowException):  # another process created it first
                 self.client.create_experiment(experiment, tags={PREFIX + "registry": "1"})
-            except MlflowException:  # another process created it first
-                pass
             found = self.client.get_experiment_by_name(experiment)
+            if found is None:
+                raise RegistryError(f"could not create the experiment {experiment!r} at {self.url}")
         self.experiment_id = found.experiment_id
 
     # -- writing ----------------------------------------------------------------------------
@@ -129,7 +129,8 @@ class MlflowRegistry(Registry):
             clauses.append(f"tags.`{PREFIX}key` LIKE '{_quote(prefix)}%'")
         if target is not None:
             clauses.append(f"tags.`{PREFIX}target` = '{_quote(target)}'")
-        runs, token = [], None
+        runs: list[Any] = []
+        token = None
         while True:
             page = self.client.search_runs([self.experiment_id], filter_string=" AND ".join(clauses),
                                            max_results=1000, page_token=token)

@@ -192,7 +192,7 @@ class SqliteRegistry(Registry):
              record.interval_high, record.confidence, record.p_value, record.allowed_drop, record.decision_mode,
              int(record.passed), _dump(record.failures), _dump(record.warnings), _dump(record.performance),
              record.recorded_at))
-        return int(cursor.lastrowid)
+        return _inserted_id(cursor)
 
     def _insert_approval(self, record: ApprovalRecord) -> int:
         cursor = self._conn.execute(
@@ -200,7 +200,7 @@ class SqliteRegistry(Registry):
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (record.artifact_key, record.decision.value, record.who, record.why, record.verdict.value,
              int(record.forced), record.decided_at))
-        return int(cursor.lastrowid)
+        return _inserted_id(cursor)
 
     def _artifacts(self, *, prefix: str | None = None, target: str | None = None) -> list[ArtifactRecord]:
         clauses, args = [], []
@@ -228,6 +228,13 @@ class SqliteRegistry(Registry):
 
 def _is_locked(exc: sqlite3.Error) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT on ``cursor`` just added (``lastrowid`` is None only before any INSERT)."""
+    if cursor.lastrowid is None:
+        raise RegistryError("SQLite gave no id for the row just inserted")
+    return cursor.lastrowid
 
 
 def _dump(value: Any) -> str:

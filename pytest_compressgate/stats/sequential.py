@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +80,7 @@ class GroupSequentialDesign:
     spending: str
 
     @classmethod
-    def build(cls, looks: Sequence[int], *, confidence: float = 0.95, spending: str = "pocock"
+    def build(cls, looks: Iterable[int], *, confidence: float = 0.95, spending: str = "pocock"
               ) -> GroupSequentialDesign:
         """Boundaries that spend ``alpha = 1 - confidence`` per side over these looks (the last is N)."""
         return _build(tuple(int(n) for n in looks), check_confidence(confidence), spending)

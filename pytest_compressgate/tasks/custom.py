@@ -223,7 +223,8 @@ class Custom(StoredScoresTask):
         self.functions(options, where)  # an unknown function fails before any model loads
         for name, path in options.files.items():
             if not Path(path).is_file():
-                raise ConfigError(f"{where}.files.{name} = {path!r}: no such file (paths are relative to the config file)")
+                raise ConfigError(f"{where}.files.{name} = {path!r}: no such file "
+                                  "(paths are relative to the config file)")
         rows = load_rows(data, split=split, max_examples=max_examples, where=f"{where}.data")
         columns = {f"input_columns[{i}]": c for i, c in enumerate(options.input_columns)}
         if options.reference_column:
@@ -238,7 +239,8 @@ class Custom(StoredScoresTask):
         """Run the setup step once per session (shared by tasks with the same setup, files and params)."""
         if not options.setup:
             return options
-        memo = ("custom-setup", options.setup, tuple(sorted(options.files.items())), repr(sorted(options.params.items())))
+        memo = ("custom-setup", options.setup, tuple(sorted(options.files.items())),
+                repr(sorted(options.params.items())))
         if memo not in source.memo:
             setup = resolve_function(options.setup, "setup", SETUPS)
             task = SetupTask(files={k: Path(v) for k, v in options.files.items()}, params=dict(options.params))
@@ -297,7 +299,8 @@ def _checked(output: Any, role: str, name: str, index: int) -> Any:
         try:
             return float(output)
         except (TypeError, ValueError):
-            raise ValueError(f"scorer {name!r} returned {output!r} for example {index}; scores must be numbers") from None
+            raise ValueError(
+                f"scorer {name!r} returned {output!r} for example {index}; scores must be numbers") from None
     if output is None or isinstance(output, (str, int, bool)):
         return output
     raise ValueError(f"predictor {name!r} returned {output!r} ({type(output).__name__}) for example {index}; "

@@ -58,7 +58,8 @@ def test_writes_packed_int4_safetensors_only(inc_runs, method: str) -> None:
     files = {p.suffix for p in artifact.path.iterdir()}
     assert files <= {".json", ".safetensors"}, files
     with safe_open(str(artifact.path / "model.safetensors"), "pt") as f:
-        packed = [k for k in f.keys() if k.endswith(".qweight")]
+        names = f.keys()  # a safe_open handle has keys() but is not iterable itself
+        packed = [k for k in names if k.endswith(".qweight")]
         assert len(packed) == 7 * LAYERS and {str(f.get_tensor(k).dtype) for k in packed} == {"torch.int32"}
     stats = artifact.stats
     assert stats["quantized_layers"] == 7 * LAYERS

@@ -30,7 +30,8 @@ def _stage(index: int, method: str, parent: str, tmp_path: Path) -> Stage:
     key = key_for(f"{method}-{index}")
     manifest = {"method": method, "params": {"sparsity": 0.3} if index == 0 else {"per_channel": False},
                 "format": "transformers" if index == 0 else "onnx", "source": {"key": parent, "path": "/src"},
-                "stats": {"sparsity": 0.3} if index == 0 else {"quantized_nodes": 8}, "bytes_on_disk": 1000 // (index + 1),
+                "stats": {"sparsity": 0.3} if index == 0 else {"quantized_nodes": 8},
+                "bytes_on_disk": 1000 // (index + 1),
                 "libraries": {"torch": "2.13.0"}}
     return Stage(index, method, key, Artifact(tmp_path / key, manifest), cache_hit=False)
 

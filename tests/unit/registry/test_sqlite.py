@@ -144,7 +144,8 @@ def test_approving_a_failing_artifact_needs_force_and_a_reason(registry):
     key = key_for("a")
     registry.record_artifact(artifact("a"))
     registry.record_evaluation(evaluation(key, passed=False))
-    with pytest.raises(DecisionRefusedError, match=r"failed its latest gate \(intent\[cpu-int8\]: drop 0.1200.*--force"):
+    refused = r"failed its latest gate \(intent\[cpu-int8\]: drop 0.1200.*--force"
+    with pytest.raises(DecisionRefusedError, match=refused):
         registry.approve(key, why="fine")
     with pytest.raises(DecisionRefusedError, match="forced approval needs a reason"):
         registry.approve(key, force=True)
@@ -215,12 +216,11 @@ def test_a_failing_batch_rolls_back_whole_and_keeps_earlier_rows(registry, url):
     registry.record_artifact(artifact("a"))
     registry.record_evaluation(evaluation(key_for("a")))
     registry.approve(key_for("a"), why="ok")
-    with pytest.raises(RuntimeError, match="crash mid-write"):
-        with registry.batch():
-            registry.record_artifact(artifact("b"))
-            registry.record_evaluation(evaluation(key_for("b")))
-            registry.record_evaluation(evaluation(key_for("a"), passed=False, run_id="r2"))
-            raise RuntimeError("crash mid-write")
+    with pytest.raises(RuntimeError, match="crash mid-write"), registry.batch():
+        registry.record_artifact(artifact("b"))
+        registry.record_evaluation(evaluation(key_for("b")))
+        registry.record_evaluation(evaluation(key_for("a"), passed=False, run_id="r2"))
+        raise RuntimeError("crash mid-write")
     with open_registry(url) as reopened:
         assert [d.key for d in reopened.list_artifacts()] == [key_for("a")]
         details = reopened.show(key_for("a"))
@@ -286,7 +286,8 @@ def test_a_newer_schema_is_refused(tmp_path, registry, url):
     raw.execute("INSERT INTO schema_version VALUES (99, 'from the future', '2099-01-01')")
     raw.commit()
     raw.close()
-    with pytest.raises(SchemaTooNewError, match=r"schema version 99, .*knows only up to 2: upgrade pytest-compressgate"):
+    too_new = r"schema version 99, .*knows only up to 2: upgrade pytest-compressgate"
+    with pytest.raises(SchemaTooNewError, match=too_new):
         open_registry(url)
 
 
@@ -297,7 +298,8 @@ def test_other_sqlite_files_are_refused_untouched(tmp_path):
     raw.commit()
     raw.close()
     before = other.read_bytes()
-    with pytest.raises(NotARegistryError, match=r"not a compressgate registry: it holds tables users; point `registry =`"):
+    refused = r"not a compressgate registry: it holds tables users; point `registry =`"
+    with pytest.raises(NotARegistryError, match=refused):
         open_registry(f"sqlite:///{other}")
     assert other.read_bytes() == before
 

@@ -94,7 +94,8 @@ def by_hand(model_dir: Path, root: Path) -> list[str]:
     from sklearn.linear_model import LogisticRegression
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    model, tokenizer = AutoModelForSequenceClassification.from_pretrained(model_dir), AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
 
     def features(texts):
         out = []

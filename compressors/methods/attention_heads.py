@@ -175,6 +175,7 @@ def load_head_pruned(path: str | Path, task: str, *, trust_remote_code: bool = F
     path = Path(path)
     config = AutoConfig.from_pretrained(str(path), trust_remote_code=trust_remote_code)
     model = auto_class(task).from_config(config, trust_remote_code=trust_remote_code)
+    model.tie_weights()  # 4.57 skips tying once gptqmodel has switched its global _init_weights off
     remove_heads(model, recorded_heads(config))
     state = read_saved_weights(path)
     missing, unexpected = model.load_state_dict(state, strict=False)

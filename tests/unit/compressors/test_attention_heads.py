@@ -81,9 +81,12 @@ def test_a_cast_of_a_head_pruned_stage_reloads_in_half_precision(tiny_classifier
     assert model.bert.encoder.layer[0].attention.self.value.out_features == 32
 
 
-def test_head_pruned_gpt2_reloads_with_its_tied_lm_head(tiny_gpt2_dir, calibration_jsonl, tmp_path):
+def test_head_pruned_gpt2_reloads_with_its_tied_lm_head(tiny_gpt2_dir, calibration_jsonl, tmp_path, monkeypatch):
     import torch
+    import transformers.modeling_utils
 
+    # gptqmodel switches transformers 4's global weight init (and with it the tying) off for the process
+    monkeypatch.setattr(transformers.modeling_utils, "_init_weights", False, raising=False)
     step = {"method": "prune-heads", "heads_per_layer": 1, "calibration": str(calibration_jsonl)}
     artifact = compress(tiny_gpt2_dir, step, tmp_path / "a", context=Context(task="causal-lm"))
     model = load_model(artifact.path, task="causal-lm")

@@ -283,6 +283,9 @@ BAD_INPUTS = [
              lambda root: _replace(root, 'metric = "accuracy"\n', "")),
     BadInput("missing calibration file", "targets.edge.recipe[0].calibration = 'data/calib.jsonl': no such file",
              {"recipe": '[{ method = "gptq", bits = 4, calibration = "data/calib.jsonl" }]'}),
+    BadInput("calibration file without its column", "calib.jsonl:1: no 'text' column (found: label, sentence); "
+             "set text_column", {"recipe": '[{ method = "gptq", bits = 4, calibration = "data/calib.jsonl" }]'},
+             lambda root: (root / "data" / "calib.jsonl").write_text('{"sentence": "a", "label": 1}\n')),
     BadInput("negative latency gate", "targets.edge.max_latency_ms = -5.0 is invalid: expected a number > 0",
              {"target_extra": "max_latency_ms = -5"}),
 ]

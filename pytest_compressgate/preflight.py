@@ -131,13 +131,30 @@ def model_labels(directory: Path) -> dict[int, str]:
 
 
 def check_recipe_files(session: GateSession) -> None:
-    """A recipe step's file (calibration or training data) that does not exist fails now, not mid-build."""
+    """A recipe step's file (calibration or training data) that does not exist fails now, not mid-build;
+    a calibration file is read as its step will read it, and one with fewer texts than ``num_samples``
+    is said before minutes go into a build calibrated on less than asked."""
+    import warnings
+
+    from compressors.base import parse_step
+    from compressors.methods._calibration import read_texts
+
     root = session.config.root
     for name, target in session.config.targets.items():
         for index, step in enumerate(target.recipe):
+            where = f"targets.{name}.recipe[{index}]"
             for key, value in step.items():
                 if key != "method" and isinstance(value, str) and value.endswith(DATA_SUFFIXES):
-                    check_data_file(value, str(root / value), root, f"targets.{name}.recipe[{index}].{key}")
+                    check_data_file(value, str(root / value), root, f"{where}.{key}")
+            _, config = parse_step(session.keys.resolve_files(step), where)
+            calibration, wanted = getattr(config, "calibration", None), getattr(config, "num_samples", None)
+            if isinstance(calibration, str) and isinstance(wanted, int):
+                texts = read_texts(calibration, text_column=getattr(config, "text_column", "text"),
+                                   num_samples=wanted, where=f"{where}.calibration")
+                if len(texts) < wanted:
+                    warnings.warn(f"{where}.calibration = {step.get('calibration')!r} holds {len(texts)} texts; "
+                                  f"num_samples = {wanted} asks for more: the step calibrates on {len(texts)}",
+                                  UserWarning, stacklevel=2)
 
 
 def preflight(session: GateSession) -> None:

@@ -53,3 +53,19 @@ def test_the_remote_code_notice_names_files_and_auto_map(tmp_path: Path) -> None
     (tmp_path / "config.json").write_text(json.dumps({"auto_map": {"AutoModel": "modeling_x.X"}}))
     notice = remote_code_notice(tmp_path, "org/x")
     assert "run Python code shipped with 'org/x' (modeling_x.py; auto_map: AutoModel -> modeling_x.X)" in notice
+
+
+def test_a_calibration_file_smaller_than_num_samples_is_said_before_the_build(tmp_path: Path) -> None:
+    from pytest_compressgate.config import load_config
+    from pytest_compressgate.preflight import check_recipe_files
+    from pytest_compressgate.session import GateSession
+
+    (tmp_path / "calib.jsonl").write_text('{"text": "one"}\n{"text": "two"}\n')
+    (tmp_path / "compressgate.toml").write_text(
+        'source = { model = "m" }\n[targets.t]\nhardware = "cpu"\n'
+        'recipe = [{ method = "gptq", bits = 4, calibration = "calib.jsonl", num_samples = 64 }]\n'
+        '[tasks.q]\ndata = "d.jsonl"\n')
+    session = GateSession(load_config(tmp_path / "compressgate.toml"))
+    with pytest.warns(UserWarning, match=r"targets.t.recipe\[0\].calibration = 'calib.jsonl' holds 2 texts; "
+                                         r"num_samples = 64 asks for more"):
+        check_recipe_files(session)

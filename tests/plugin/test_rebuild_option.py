@@ -17,7 +17,9 @@ def builds(cache: Path) -> list[tuple[str, str]]:
 
 
 def kinds(events: list[tuple[str, str]]) -> list[str]:
-    return sorted(kind for kind, _ in events)
+    """What was built, timings aside: a timing is cached only when the machine was quiet while it was taken
+    (contended timings are reported, never stored), so whether one is stored depends on the machine."""
+    return sorted(kind for kind, _ in events if kind != "speed")
 
 
 @pytest.fixture
@@ -44,17 +46,17 @@ def project(pytester: pytest.Pytester, gate_project):
 def test_only_what_changed_is_rebuilt(project) -> None:
     write, run, data = project
     write()
-    assert kinds(run()) == ["artifacts", "examples", "predictions", "predictions", "speed"]
-    assert run() == []  # warm: nothing built
+    assert kinds(run()) == ["artifacts", "examples", "predictions", "predictions"]
+    assert kinds(run()) == []  # warm: nothing built
     write(**{"max_drop = 0.2": "max_drop = 0.3"})
-    assert run() == []  # thresholds are not part of any key
+    assert kinds(run()) == []  # thresholds are not part of any key
     write(**{"per_channel = true": "per_channel = false"})
-    assert kinds(run()) == ["artifacts", "predictions", "speed"]  # the source is not re-scored
+    assert kinds(run()) == ["artifacts", "predictions"]  # the source is not re-scored
     write_jsonl(data, make_rows(90, seed=4))  # same path, new bytes
     assert kinds(run()) == ["examples", "predictions", "predictions"]  # no artifact rebuilt
     write(**{'cache_dir = "': 'seed = 1\ncache_dir = "'})
     # the seed reaches every handler (distillation, head-importance sampling): artifacts are keyed by it too
-    assert kinds(run()) == ["artifacts", "predictions", "predictions", "speed"]
+    assert kinds(run()) == ["artifacts", "predictions", "predictions"]
 
 
 def test_rebuild_ignores_the_cache(project) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -67,7 +67,8 @@ def pytest_configure(config: pytest.Config) -> None:
     unknown = [t for t in targets or () if t not in gate_config.targets]
     if unknown:
         raise pytest.UsageError(
-            f"--compress-gate-targets: unknown target(s) {', '.join(unknown)}; declared: {', '.join(gate_config.targets)}"
+            f"--compress-gate-targets: unknown target(s) {', '.join(unknown)}; "
+            f"declared: {', '.join(gate_config.targets)}"
         )
     report = option_or_ini(config, "compress_gate_report")
     baseline = config.getoption("compress_gate_baseline") or config.getini("compress_gate_baseline") or None
@@ -158,7 +159,8 @@ def _is_collected(config: pytest.Config, path: Path) -> bool:
     for arg in config.args:
         candidate = Path(arg.split("::")[0])
         candidate = candidate if candidate.is_absolute() else Path(config.invocation_params.dir) / candidate
-        if candidate.resolve() == path.resolve() or (candidate.is_dir() and path.resolve().is_relative_to(candidate.resolve())):
+        inside = candidate.is_dir() and path.resolve().is_relative_to(candidate.resolve())
+        if candidate.resolve() == path.resolve() or inside:
             return True
     return False
 
@@ -261,8 +263,9 @@ def skip_at_item(reason: str) -> None:
 
 def junit_properties(c) -> list[tuple[str, str]]:
     """The verdict's numbers as flat properties, which ``--junitxml`` reports show per test case."""
-    numbers = {"metric": c.metric, "source_score": f"{c.source_score:.4f}", "compressed_score": f"{c.compressed_score:.4f}",
-               "drop": f"{c.drop:+.4f}", "allowed_drop": f"{c.allowed_drop:.4f}", "n": str(c.n),
+    numbers = {"metric": c.metric, "source_score": f"{c.source_score:.4f}",
+               "compressed_score": f"{c.compressed_score:.4f}", "drop": f"{c.drop:+.4f}",
+               "allowed_drop": f"{c.allowed_drop:.4f}", "n": str(c.n),
                "p_value": "" if c.p_value is None else f"{c.p_value:.3g}", "verdict": "PASS" if c.passed else "FAIL"}
     if c.interval is not None:
         numbers["interval"] = f"[{c.interval.low:+.4f}, {c.interval.high:+.4f}]"
@@ -281,7 +284,8 @@ class ResultCollector:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
-            self.results.extend(json.loads(value) for name, value in report.user_properties if name == "compressgate")
+            self.results.extend(json.loads(cast(str, value))  # JSON text, as runtest() stores it
+                                for name, value in report.user_properties if name == "compressgate")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         session = self.config.stash.get(SESSION, None)
@@ -327,15 +331,16 @@ def write_summary(terminalreporter, config: pytest.Config, results: list[dict[st
         write_plot(report_dir / "compressgate.png", results)
         terminalreporter.write_line(f"compress gate reports written to {report_dir}")
     if session is not None and session.options.save_baseline:
-        from .report.baseline import save_baseline
+        from .report.baseline import baseline_path, save_baseline
 
         ref = session.options.save_baseline
-        path = save_baseline(_baseline_path(ref, session.config, config), results)
+        path = save_baseline(baseline_path(ref, cache_dir=session.config.cache_dir, root=config.rootpath), results)
         terminalreporter.write_line(f"compress gate baseline {ref!r} saved to {path}")
     failed = [r for r in results if not r["passed"] and not r.get("stage")]
     if failed:
         first = failed[0].get("nodeid") or f"-k '{failed[0]['task']} and {failed[0]['target']}'"
-        terminalreporter.write_line(f"{len(failed)} gate(s) failed. Rerun one with: pytest --compress-gate '{first}' -vv")
+        terminalreporter.write_line(
+            f"{len(failed)} gate(s) failed. Rerun one with: pytest --compress-gate '{first}' -vv")
 
 
 # -- fixtures --------------------------------------------------------------------------------

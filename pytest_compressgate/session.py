@@ -22,7 +22,7 @@ from .config import ConfigError, GateConfig, TargetConfig, TaskConfig
 from .gpus import physical_device
 from .performance import SPEED_METHOD, Performance, UnreliableTiming, check_gates, measure_sizes, measure_timings
 from .tasks import TASK_TYPES, Examples, LoadedModel, Predictions
-from .tasks.base import SourceAccess
+from .tasks.base import Index, SourceAccess
 
 if TYPE_CHECKING:
     from .verdict import Comparison
@@ -151,8 +151,11 @@ class GateSession:
                               trust_remote_code=self.config.source.trust_remote_code)
             source_info = {"key": parent_key, "path": str(parent_dir)}
 
-            def run(tmp: Path, step=step_config, src=parent_dir, ctx=context, info=source_info) -> None:
-                self.say(f"compressgate: building {name} stage {index} ({method.name})")
+            building = f"compressgate: building {name} stage {index} ({method.name})"
+
+            def run(tmp: Path, step=step_config, src=parent_dir, ctx=context, info=source_info,
+                    message=building) -> None:
+                self.say(message)
                 compress(src, step, tmp, context=ctx, source_info=info)
 
             path, hit = self.cache.get_or_build("artifacts", key, run, rebuild=self.options.rebuild)
@@ -231,7 +234,7 @@ class GateSession:
         return "cuda" if preset.cuda and not preset.missing(detect_machine()) else "cpu"
 
     def predictions(self, task_name: str, model_key: str, model_dir: Path, label: str,
-                    indices: Sequence[int] | None = None, device: str = "cpu") -> Predictions:
+                    indices: Index | None = None, device: str = "cpu") -> Predictions:
         """Per-example predictions of one model on one task (or on the examples at ``indices``): once per
         session, cached across sessions."""
         subset = None if indices is None else [int(i) for i in indices]
@@ -311,7 +314,7 @@ class GateSession:
         for stage in built.stages:
             is_final = stage is built.final
             label = f"{target_name}/{stage.name}"
-            common = dict(
+            common: dict[str, Any] = dict(
                 task_name=task_name, target=target_name, task_type=task_type, metric=metric,
                 examples=self.examples(task_name), source=self.source_predictions(task_name), seed=self.config.seed,
                 thresholds=dataclasses.replace(task.thresholds_for(target_name),
@@ -322,9 +325,11 @@ class GateSession:
                 if self.config.holm:  # Bonferroni share of the family's error: valid at any stopping look
                     confidence = 1 - (1 - common["thresholds"].confidence) / len(self.config.tasks)
                     common["thresholds"] = dataclasses.replace(common["thresholds"], confidence=confidence)
-                comparison = compare_early_stop(**common, batch_size=task.batch_size,
-                                                predict=lambda chunk, s=stage, lb=label: self.predictions(
-                                                    task_name, s.key, s.artifact.path, lb, chunk, device))
+
+                def predict(chunk: Index, s: Stage = stage, lb: str = label) -> Predictions:
+                    return self.predictions(task_name, s.key, s.artifact.path, lb, chunk, device)
+
+                comparison = compare_early_stop(**common, batch_size=task.batch_size, predict=predict)
             else:
                 comparison = compare(**common, compressed=self.predictions(task_name, stage.key, stage.artifact.path,
                                                                            label, device=device))
@@ -338,7 +343,7 @@ class GateSession:
                                           source_device=self._scored_on.get(self.source_key, self.source_device))
             results.append(comparison)
         self._gate_performance(target, results[-1])
-        failed_stages = [c.stage for c in results[:-1] if not c.passed]
+        failed_stages = [c.stage for c in results[:-1] if not c.passed and c.stage is not None]
         if failed_stages:
             results[-1].fail(f"stage(s) {', '.join(failed_stages)} failed their own threshold")
         return results

@@ -116,7 +116,7 @@ def _activation(x, ops, where: str) -> ActQuant | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fake_quant_functions():
     """autograd Functions whose forward matches PT2E's decomposed ops and whose symbolic is ONNX QDQ."""
     import torch

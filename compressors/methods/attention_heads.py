@@ -77,8 +77,9 @@ def layout_of(block: Any) -> AttentionLayout | None:
 def attention_blocks(model: Any) -> list[tuple[Any, AttentionLayout]]:
     """Every transformer block with its layout; a ConfigError names the model when one is unknown."""
     _, blocks = block_list(model)
-    found = [(block, layout_of(block)) for block in blocks]
-    if not found or any(layout is None for _, layout in found):
+    layouts = [(block, layout_of(block)) for block in blocks]
+    found = [(block, layout) for block, layout in layouts if layout is not None]
+    if not found or len(found) < len(layouts):
         families = "BERT-style (attention.self.query), DistilBERT (attention.q_lin) and GPT-2 (attn.c_attn)"
         raise ConfigError(f"prune-heads: cannot find the attention heads of {type(model).__name__}; "
                           f"supported are {families} encoders and decoders without cross-attention")

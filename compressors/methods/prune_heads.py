@@ -102,6 +102,9 @@ def head_importance(model: Any, tokenizer: Any, texts: list[str], labels: list |
             enc = {k: v for k, v in enc.items() if k in accepted}
             target = torch.tensor([labels[i] for i in idx], device=device) if labels is not None else None
             task_loss(task, model, enc, target).backward()
+            if mask.grad is None:  # only when the model never applies the head mask
+                raise CompressionError(f"prune-heads: {type(model).__name__} does not apply a head mask, "
+                                       "so its heads cannot be scored")
             importance += mask.grad.abs()
             mask.grad = None
     importance /= importance.norm(dim=-1, keepdim=True) + 1e-20

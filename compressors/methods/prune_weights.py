@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError
@@ -90,7 +91,8 @@ def prune_two_four(model_dir: Path, config: SemiStructuredConfig, out_dir: Path,
     from torch import nn
 
     model = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code)
-    chosen, skipped = [], []
+    chosen: list[tuple[str, Any]] = []
+    skipped: list[tuple[str, Any]] = []
     for name, module in select_linears(model, config.scope, skip_head=config.skip_head):
         weight = weight_out_in(module)
         (chosen if weight.shape[1] % GROUP == 0 else skipped).append((name, module))

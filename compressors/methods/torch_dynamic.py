@@ -88,7 +88,10 @@ def _stored_tensors(qmodel, quantized: list[str]) -> tuple[dict[str, Any], dict[
     """Plain tensors for safetensors: int8 weights with their scales, plus every float tensor left."""
     import torch
 
-    tensors, layers, aliases, seen = {}, {}, {}, {}
+    tensors: dict[str, Any] = {}
+    layers: dict[str, Any] = {}
+    aliases: dict[str, str] = {}
+    seen: dict[tuple[int, Any, Any], str] = {}  # (data pointer, shape, dtype) -> the first key holding it
     for name in quantized:
         weight, bias = qmodel.get_submodule(name)._weight_bias()
         per_channel = weight.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric)

@@ -9,7 +9,8 @@ default, so there nothing is patched. (optimum-onnx patches the same two functio
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 
 @contextlib.contextmanager
@@ -48,7 +49,9 @@ def traceable_masks() -> Iterator[None]:
         return torch.where(mask, torch.tensor(0.0, device=mask.device, dtype=dtype), torch.finfo(dtype).min)
 
     registry = mu.ALL_MASK_ATTENTION_FUNCTIONS
-    saved = {name: registry._global_mapping[name] for name in ("sdpa", "eager")}
+    # a dict literal of several functions in transformers, which mypy types as builtins.function, not Callable
+    mapping = cast("dict[str, Callable[..., Any]]", registry._global_mapping)
+    saved = {name: mapping[name] for name in ("sdpa", "eager")}
     registry.register("sdpa", sdpa)
     registry.register("eager", eager)
     try:

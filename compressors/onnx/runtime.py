@@ -81,7 +81,7 @@ class OrtModel:
         self.generation_config = generation_config
         self.path = path
         self._on_cuda = session.get_providers()[0] == "CUDAExecutionProvider"
-        self._output_class = None  # the transformers output class, resolved on the first call
+        self._output_class: Any = None  # the transformers output class, resolved on the first call
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, *, file_name: str = ONNX_FILE,

@@ -93,9 +93,10 @@ class GateKeys:
     def option_files(self, task: Any) -> tuple[Any, dict[str, Any]]:
         """Task options with file paths resolved against the config's folder, and those files' hashes
         (a retrieval corpus edited in place must miss the cache)."""
-        if not dataclasses.is_dataclass(task.options):
+        if not dataclasses.is_dataclass(task.options) or isinstance(task.options, type):
             return task.options, {}
-        resolved, hashes = {}, {}
+        resolved: dict[str, Any] = {}  # a path, or a table of named paths
+        hashes: dict[str, Any] = {}
         for f in dataclasses.fields(task.options):
             value = getattr(task.options, f.name)
             if self.is_file(value):

@@ -21,7 +21,7 @@ def canonical(obj: Any) -> str:
     def default(o: Any) -> Any:
         if isinstance(o, enum.Enum):
             return o.value
-        if dataclasses.is_dataclass(o):
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):  # an instance; a class is no config
             return dataclasses.asdict(o)
         if isinstance(o, Path):
             return str(o)

@@ -88,7 +88,8 @@ def build_config(table: Mapping[str, Any], *, path: Path, prefix: str = "") -> G
     targets_table = require_table(table.get("targets", {}), _key(prefix, "targets"))
     tasks_table = require_table(table.get("tasks", {}), _key(prefix, "tasks"))
     if not targets_table:
-        raise ConfigError(f"{_key(prefix, 'targets')}: declare at least one target, e.g. [tool.compressgate.targets.cpu-int8]")
+        raise ConfigError(f"{_key(prefix, 'targets')}: declare at least one target, "
+                          "e.g. [tool.compressgate.targets.cpu-int8]")
     if not tasks_table:
         raise ConfigError(f"{_key(prefix, 'tasks')}: declare at least one task, e.g. [tool.compressgate.tasks.intent]")
     targets = {
@@ -101,7 +102,8 @@ def build_config(table: Mapping[str, Any], *, path: Path, prefix: str = "") -> G
     }
     check_source_task(source.task, tasks, prefix)
     cache_dir = Path(coerce(table.get("cache_dir", ".compressgate"), str, _key(prefix, "cache_dir")))
-    registry = coerce(table.get("registry", "sqlite:///" + str(cache_dir / "registry.db")), str, _key(prefix, "registry"))
+    default_registry = "sqlite:///" + str(cache_dir / "registry.db")
+    registry = coerce(table.get("registry", default_registry), str, _key(prefix, "registry"))
     return GateConfig(
         path=path,
         root=root,
@@ -157,7 +159,8 @@ def build_target(name: str, table: Mapping[str, Any], where: str) -> TargetConfi
         if not re.fullmatch(r"[0-9]+", str(index)) or int(index) >= len(recipe):
             raise ConfigError(f"{where}.stages.{index}: expected a stage number from 0 to {len(recipe) - 1}")
         stages[int(index)] = threshold_override(override, f"{where}.stages.{index}")
-    return TargetConfig(name=name, hardware=hardware, recipe=[dict(s) for s in recipe], stage_thresholds=stages, **gates)
+    return TargetConfig(name=name, hardware=hardware, recipe=[dict(s) for s in recipe], stage_thresholds=stages,
+                        **gates)
 
 
 def nonnegative_seed(value: int, where: str) -> int:

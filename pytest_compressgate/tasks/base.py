@@ -5,14 +5,21 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from compressors.errors import ConfigError
 from compressors.registry import Registry
 
 from .metrics import METRICS, Metric
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    import numpy as np
+
 Progress = Callable[[int], None]  # called with the number of examples just finished
+# Which examples to score, by position: a list, or the NumPy array of one bootstrap resample
+Index: TypeAlias = "Sequence[int] | np.ndarray"
 
 
 @dataclass
@@ -111,7 +118,7 @@ def _to_cpu(out: Any) -> Any:
 
 class TaskType:
     name: ClassVar[str]
-    options_cls: ClassVar[type]
+    options_cls: ClassVar[type[DataclassInstance]]
     default_metric: ClassVar[str]
     metrics: ClassVar[tuple[str, ...]]
     model_task: ClassVar[str]  # which model class serves it (see compressors.modelio.TASK_CLASSES)
@@ -174,7 +181,7 @@ class TaskType:
                 progress: Progress | None = None) -> Predictions:
         raise NotImplementedError
 
-    def score(self, metric: Metric, predictions: Predictions, examples: Examples, index: Sequence[int] | None = None) -> float:
+    def score(self, metric: Metric, predictions: Predictions, examples: Examples, index: Index | None = None) -> float:
         values, refs = predictions.values, examples.references
         if index is not None:
             values, refs = [values[i] for i in index], [refs[i] for i in index]

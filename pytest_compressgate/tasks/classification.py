@@ -53,7 +53,8 @@ class TextClassification(TaskType):
             raise ValueError(
                 f"labels {unknown} in the data are not among the model's labels ({', '.join(sorted(names.values()))})"
             )
-        values, nonfinite = [], 0
+        values: list[str | int] = []  # label names when the references are names, else class ids
+        nonfinite = 0
         for batch in batches(examples.inputs, batch_size):
             if options.text_pair_column:
                 first, second = [list(x) for x in zip(*batch)]

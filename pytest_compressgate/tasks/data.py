@@ -48,7 +48,8 @@ def _load_rows(datasets, data: str, *, split: str, max_examples: int | None, whe
         if path.is_file():
             builder = BUILDERS.get(path.suffix.lower())
             if builder is None:
-                raise ConfigError(f"{where} = {data!r}: cannot read {path.suffix!r} files; use one of {', '.join(BUILDERS)}")
+                raise ConfigError(
+                    f"{where} = {data!r}: cannot read {path.suffix!r} files; use one of {', '.join(BUILDERS)}")
             if not path.read_bytes().strip():
                 raise ConfigError(f"{where} = {data!r}: the file is empty; give one example per row")
             kwargs: dict[str, Any] = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}

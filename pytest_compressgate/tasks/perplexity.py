@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Examples, LoadedModel, Predictions, Progress, batches, register_task_type
+from .base import Examples, Index, LoadedModel, Predictions, Progress, batches, register_task_type
 from .data import load_rows, require_columns
 from .metrics import Metric, register_metric
 from .scoring import StoredScoresTask, require_positive
@@ -140,7 +140,7 @@ class Perplexity(StoredScoresTask):
         return totals
 
     def corpus_score(self, metric: Metric, predictions: Predictions, examples: Examples,
-                     index: Sequence[int] | None) -> float:
+                     index: Index | None) -> float:
         if metric.name != PERPLEXITY.name:
             return super().corpus_score(metric, predictions, examples, index)
         nll = np.array([float(v["nll"]) for v in predictions.values])

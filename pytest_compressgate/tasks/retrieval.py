@@ -121,7 +121,7 @@ class Retrieval(StoredScoresTask):
         else:
             require_columns(rows, {"query_column": options.query_column,
                                    "relevant_column": options.relevant_column}, where)
-            doc_ids, doc_texts = self._corpus(data, options, where)
+            doc_ids, doc_texts = self._corpus(data, options.corpus, options, where)
             references = [_as_ids(v) for v in rows[options.relevant_column]]
             known = set(doc_ids)
             for i, rel in enumerate(references):
@@ -135,16 +135,16 @@ class Retrieval(StoredScoresTask):
         return RetrievalExamples(inputs=[str(q) for q in rows[options.query_column]], references=references,
                                  doc_ids=doc_ids, doc_texts=doc_texts)
 
-    def _corpus(self, data: str, options: RetrievalOptions, where: str) -> tuple[list[str], list[str]]:
-        path = find_near(options.corpus, data)
+    def _corpus(self, data: str, corpus: str, options: RetrievalOptions, where: str) -> tuple[list[str], list[str]]:
+        path = find_near(corpus, data)
         if path is None:
-            raise ConfigError(f"{where}.corpus = {options.corpus!r}: no such file (looked in the working directory "
+            raise ConfigError(f"{where}.corpus = {corpus!r}: no such file (looked in the working directory "
                               "and in the data file's folder and those above it)")
         docs = load_rows(str(path), where=f"{where}.corpus")
         for key in ("doc_id_column", "doc_text_column"):
             column = getattr(options, key)
             if column not in docs.column_names:
-                raise ConfigError(f"{where}.{key} = {column!r}: the corpus {options.corpus!r} has no such column; "
+                raise ConfigError(f"{where}.{key} = {column!r}: the corpus {corpus!r} has no such column; "
                                   f"columns: {', '.join(docs.column_names)}")
         doc_ids = [str(d) for d in docs[options.doc_id_column]]
         if len(set(doc_ids)) != len(doc_ids):
@@ -155,7 +155,7 @@ class Retrieval(StoredScoresTask):
 
     def predict(self, model: LoadedModel, examples: Examples, options: RetrievalOptions, *,
                 batch_size: int, progress: Progress | None = None) -> Predictions:
-        if not isinstance(examples, RetrievalExamples) or examples.doc_ids is None:
+        if not isinstance(examples, RetrievalExamples) or examples.doc_ids is None or examples.doc_texts is None:
             raise TypeError("retrieval predictions need the examples its load() returns (they carry the corpus)")
         doc_stats, query_stats = EmbeddingStats(), EmbeddingStats()
         documents = encode(model, examples.doc_texts, max_length=options.max_length, batch_size=batch_size,

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import Examples, Predictions, TaskType
+from .base import Examples, Index, Predictions, TaskType
 from .metrics import METRICS, Metric
 
 PER_EXAMPLE = "per_example"
@@ -50,7 +50,7 @@ class StoredScoresTask(TaskType):
         return np.asarray(metric.per_example(predictions.values, examples.references), dtype=float)
 
     def score(self, metric: Metric, predictions: Predictions, examples: Examples,
-              index: Sequence[int] | None = None) -> float:
+              index: Index | None = None) -> float:
         metric = self.resolve(metric)
         if metric.per_example is None:
             return self.corpus_score(metric, predictions, examples, index)
@@ -60,7 +60,7 @@ class StoredScoresTask(TaskType):
         return float(scores.mean()) if len(scores) else float("nan")
 
     def corpus_score(self, metric: Metric, predictions: Predictions, examples: Examples,
-                     index: Sequence[int] | None) -> float:
+                     index: Index | None) -> float:
         """A corpus-level metric, recomputed on the resampled examples when ``index`` is given."""
         values, refs = predictions.values, examples.references
         if index is not None:

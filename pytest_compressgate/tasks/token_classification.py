@@ -20,7 +20,7 @@ import numpy as np
 
 from compressors.errors import ConfigError, require
 
-from .base import Examples, LoadedModel, Predictions, Progress, batches, register_task_type
+from .base import Examples, Index, LoadedModel, Predictions, Progress, batches, register_task_type
 from .classification import label_names
 from .data import load_rows, require_columns
 from .metrics import Metric, register_metric
@@ -138,7 +138,7 @@ class TokenClassification(StoredScoresTask):
                            extra={COUNTS: counts.astype(int).tolist(), "untagged_words": dropped})
 
     def corpus_score(self, metric: Metric, predictions: Predictions, examples: Examples,
-                     index: Sequence[int] | None) -> float:
+                     index: Index | None) -> float:
         if metric.name != ENTITY_F1.name:
             return super().corpus_score(metric, predictions, examples, index)
         stored = predictions.extra.get(COUNTS)

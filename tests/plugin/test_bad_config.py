@@ -8,7 +8,8 @@ import pytest
 @pytest.mark.parametrize(
     ("replace", "with_", "expected"),
     [
-        ("max_drop =", "max_dorp =", "*tool.compressgate.tasks.intent.max_dorp: unknown key. Did you mean 'max_drop'?*"),
+        ("max_drop =", "max_dorp =",
+         "*tool.compressgate.tasks.intent.max_dorp: unknown key. Did you mean 'max_drop'?*"),
         ("per_channel = true", "per_chanel = true",
          "*targets.cpu-int8.recipe[[]0[]].per_chanel: unknown key. Did you mean 'per_channel'?*"),
         ('"onnx-dynamic-int8"', '"onnx-dynamic-int9"',
@@ -18,7 +19,8 @@ import pytest
         ("per_channel = true", 'per_channel = "yes"', "*per_channel = 'yes' is invalid: expected true or false*"),
     ],
 )
-def test_bad_config_is_a_one_line_usage_error(pytester: pytest.Pytester, gate_project, replace, with_, expected) -> None:
+def test_bad_config_is_a_one_line_usage_error(pytester: pytest.Pytester, gate_project, replace, with_,
+                                              expected) -> None:
     gate_project(**{replace: with_})
     result = pytester.runpytest("--compress-gate")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

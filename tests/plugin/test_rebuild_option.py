@@ -28,7 +28,8 @@ def project(pytester: pytest.Pytester, gate_project):
     data = write_jsonl(pytester.path / "test.jsonl", make_rows(90, seed=3))
 
     def write(**overrides: str) -> None:
-        path = gate_project(max_drop=0.2, **{'cache_dir = "': f'cache_dir = "{cache}" #', "data = ": f'data = "{data}"\n#'})
+        path = gate_project(max_drop=0.2,
+                            **{'cache_dir = "': f'cache_dir = "{cache}" #', "data = ": f'data = "{data}"\n#'})
         text = path.read_text()
         for old, new in overrides.items():
             assert old in text, old

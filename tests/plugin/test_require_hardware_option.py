@@ -25,13 +25,15 @@ def test_missing_hardware_skips_with_the_capability_named(pytester: pytest.Pytes
 
 def test_require_hardware_fails_instead(pytester: pytest.Pytester, gate_project) -> None:
     gate_project(extra=GPU_TARGET)
-    result = pytester.runpytest("--compress-gate", "--compress-gate-require-hardware", "--compress-gate-targets=gpu-int8")
+    result = pytester.runpytest("--compress-gate", "--compress-gate-require-hardware",
+                                "--compress-gate-targets=gpu-int8")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*lacks a CUDA GPU*--compress-gate-require-hardware is set*"])
 
 
 def test_speed_gates_off_target_are_notes_or_failures(pytester: pytest.Pytester, gate_project) -> None:
-    arm = '[tool.compressgate.targets.arm]\nhardware = "arm64"\nrecipe = [{ method = "onnx-dynamic-int8" }]\nmin_speedup = 1.0\n'
+    arm = ('[tool.compressgate.targets.arm]\nhardware = "arm64"\n'
+           'recipe = [{ method = "onnx-dynamic-int8" }]\nmin_speedup = 1.0\n')
     if not PRESETS.get("arm64").missing(detect_machine()):
         pytest.skip("this machine is arm64")
     gate_project(max_drop=0.2, extra=arm)

@@ -76,10 +76,11 @@ def test_writes_a_pickle_free_gptq_checkpoint_with_packed_int4_layers(gptq_run) 
     qconfig = json.loads((artifact.path / "quantize_config.json").read_text())
     assert (qconfig["bits"], qconfig["group_size"], qconfig["desc_act"], qconfig["sym"]) == (4, 128, False, True)
     with safe_open(str(artifact.path / "model.safetensors"), "pt") as f:
-        packed = [k for k in f.keys() if k.endswith(".qweight")]
+        names = f.keys()  # a safe_open handle has keys() but is not iterable itself
+        packed = [k for k in names if k.endswith(".qweight")]
         assert len(packed) == 7 * LAYERS
         assert {str(f.get_tensor(k).dtype) for k in packed} == {"torch.int32"}
-        assert not [k for k in f.keys() if k.endswith("_proj.weight")]  # no float copy left behind
+        assert not [k for k in names if k.endswith("_proj.weight")]  # no float copy left behind
     assert artifact.stats["quantized_layers"] == 7 * LAYERS
     assert artifact.stats["backend"] == "gptqmodel" and artifact.stats["device"] in ("cpu", "cuda")
 

@@ -68,15 +68,20 @@ def test_allowed_drop_is_the_tighter_limit() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("min_score = 0.8", "min_scor = 0.8", "tool.compressgate.tasks.intent.min_scor: unknown key. Did you mean 'min_score'?"),
+        ("min_score = 0.8", "min_scor = 0.8",
+         "tool.compressgate.tasks.intent.min_scor: unknown key. Did you mean 'min_score'?"),
         ('decision = "confident-pass"', 'decision = "confident"',
-         "tool.compressgate.tasks.intent.decision = 'confident' is invalid: expected one of 'estimate', 'confident-pass', 'confident-fail'"),
-        ("max_drop = 0.01", 'max_drop = "1%"', "tool.compressgate.tasks.intent.max_drop = '1%' is invalid: expected a number"),
+         "tool.compressgate.tasks.intent.decision = 'confident' is invalid: "
+         "expected one of 'estimate', 'confident-pass', 'confident-fail'"),
+        ("max_drop = 0.01", 'max_drop = "1%"',
+         "tool.compressgate.tasks.intent.max_drop = '1%' is invalid: expected a number"),
         ('text_column = "utterance"', "text_column = 3", "text_column = 3 is invalid: expected a string"),
         ("per_channel = false", "per_channel = false, preset = 'avx3'",
          "recipe[0].preset = 'avx3' is invalid: expected one of 'avx512_vnni', 'avx512', 'avx2', 'arm64'"),
-        ("min_size_ratio = 3", "min_size_ration = 3", "targets.cpu-int8.min_size_ration: unknown key. Did you mean 'min_size_ratio'?"),
-        ('cache_dir = ".cg"', 'cache_dir = ".cg"\nseed = "x"', "tool.compressgate.seed = 'x' is invalid: expected an integer"),
+        ("min_size_ratio = 3", "min_size_ration = 3",
+         "targets.cpu-int8.min_size_ration: unknown key. Did you mean 'min_size_ratio'?"),
+        ('cache_dir = ".cg"', 'cache_dir = ".cg"\nseed = "x"',
+         "tool.compressgate.seed = 'x' is invalid: expected an integer"),
         ('[{ method = "onnx-dynamic-int8", per_channel = false }]', "[]", "recipe is empty"),
         ('task = "text-classification"', 'task = "text-classification", trust_remote = true',
          "source.trust_remote: unknown key. Did you mean 'trust_remote_code'?"),
@@ -115,7 +120,8 @@ def test_a_task_type_the_source_model_cannot_serve_is_named(tmp_path: Path) -> N
         load_config(write(tmp_path, text))
     message = str(info.value)
     assert "tool.compressgate.tasks.intent.type: a 'perplexity' task cannot score the source" in message
-    assert "tool.compressgate.source.task = 'text-classification' loads as AutoModelForSequenceClassification" in message
+    assert ("tool.compressgate.source.task = 'text-classification' loads as AutoModelForSequenceClassification"
+            in message)
     assert "Set source.task to one of causal-lm, text-generation" in message
     assert "use a task type for this model: custom, text-classification." in message
 

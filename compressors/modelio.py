@@ -45,7 +45,14 @@ def load_onnx(model_dir: Path, task: str, *, file_name: str, provider: str = "CP
 
 
 def load_transformers(model_dir: Path, task: str, *, trust_remote_code: bool = False, **kwargs):
-    """Load a transformers model for ``task`` in eval mode on CPU, never running remote code unasked."""
+    """Load a transformers model for ``task`` in eval mode on CPU, never running remote code unasked.
+
+    A prune-heads stage is rebuilt by its own loader: ``from_pretrained`` alone would make the full shapes."""
+    from .methods.attention_heads import load_head_pruned, records_pruned_heads
+
+    if records_pruned_heads(model_dir):
+        return load_head_pruned(model_dir, task, trust_remote_code=trust_remote_code, dtype=kwargs.get("dtype"),
+                                attn_implementation=kwargs.get("attn_implementation"))
     model = auto_class(task).from_pretrained(str(model_dir), trust_remote_code=trust_remote_code, **kwargs)
     return model.eval()
 

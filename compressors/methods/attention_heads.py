@@ -167,7 +167,7 @@ def records_pruned_heads(path: str | Path) -> bool:
 
 
 def load_head_pruned(path: str | Path, task: str, *, trust_remote_code: bool = False, device: str = "cpu",
-                     dtype: Any = None) -> Any:
+                     dtype: Any = None, attn_implementation: str | None = None) -> Any:
     """A head-pruned checkpoint: built from its config, the recorded heads removed, then its safetensors
     weights read in (every tensor must fit; only weights tied to a stored one may be absent)."""
     import torch
@@ -175,7 +175,8 @@ def load_head_pruned(path: str | Path, task: str, *, trust_remote_code: bool = F
 
     path = Path(path)
     config = AutoConfig.from_pretrained(str(path), trust_remote_code=trust_remote_code)
-    model = auto_class(task).from_config(config, trust_remote_code=trust_remote_code)
+    extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    model = auto_class(task).from_config(config, trust_remote_code=trust_remote_code, **extra)
     model.tie_weights()  # 4.57 skips tying once gptqmodel has switched its global _init_weights off
     remove_heads(model, recorded_heads(config))
     state = read_saved_weights(path)

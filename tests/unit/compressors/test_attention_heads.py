@@ -70,6 +70,18 @@ def test_head_pruned_stage_feeds_later_steps_that_reload_smaller(tiny_classifier
     assert_close_to_source(int8, min_agreement=0.6, min_cosine=0.8)  # half the heads gone: close, not equal
 
 
+def test_onnx_int8_of_a_head_pruned_stage_exports_the_smaller_model(tiny_classifier_dir, calibration_jsonl, tmp_path,
+                                                                    assert_close_to_source):
+    pytest.importorskip("onnxruntime")
+    steps = [{"method": "prune-heads", "heads_per_layer": 1, "calibration": str(calibration_jsonl)},
+             {"method": "onnx-dynamic-int8"}]
+    context = Context(task="text-classification")
+    heads, onnx = run_recipe(tiny_classifier_dir, steps, tmp_path / "stages", context=context)
+    assert onnx.stats["quantized_layers"] > 0
+    assert onnx.stats["weight_bytes"] < 0.5 * sum(p.stat().st_size for p in heads.path.glob("*.safetensors"))
+    assert_close_to_source(load_model(onnx.path, task="text-classification"), min_agreement=0.6, min_cosine=0.8)
+
+
 def test_a_cast_of_a_head_pruned_stage_reloads_in_half_precision(tiny_classifier_dir, calibration_jsonl, tmp_path):
     import torch
 

@@ -20,10 +20,6 @@ LOADERS: Registry[Loader] = Registry("model format")
 
 
 def _transformers(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool, device: str) -> Any:
-    from .methods.attention_heads import load_head_pruned, records_pruned_heads
-
-    if records_pruned_heads(path):  # prune-heads output: from_pretrained alone would rebuild the full shapes
-        return load_head_pruned(path, task, trust_remote_code=trust_remote_code, device=device)
     if device == "auto":  # accelerate places the layers over every GPU (and CPU memory if they run out)
         return load_transformers(path, task, trust_remote_code=trust_remote_code, device_map="auto")
     return load_transformers(path, task, trust_remote_code=trust_remote_code).to(device)

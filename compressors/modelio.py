@@ -50,9 +50,10 @@ def load_transformers(model_dir: Path, task: str, *, trust_remote_code: bool = F
     A prune-heads stage is rebuilt by its own loader: ``from_pretrained`` alone would make the full shapes."""
     from .methods.attention_heads import load_head_pruned, records_pruned_heads
 
-    if records_pruned_heads(model_dir):
-        return load_head_pruned(model_dir, task, trust_remote_code=trust_remote_code, dtype=kwargs.get("dtype"),
-                                attn_implementation=kwargs.get("attn_implementation"))
+    if records_pruned_heads(model_dir):  # one device is enough for such a model: device_map="auto" means a GPU
+        device = "auto" if kwargs.get("device_map") == "auto" else "cpu"
+        return load_head_pruned(model_dir, task, trust_remote_code=trust_remote_code, device=device,
+                                dtype=kwargs.get("dtype"), attn_implementation=kwargs.get("attn_implementation"))
     model = auto_class(task).from_pretrained(str(model_dir), trust_remote_code=trust_remote_code, **kwargs)
     return model.eval()
 

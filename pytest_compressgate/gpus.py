@@ -19,16 +19,17 @@ from pathlib import Path
 VISIBLE = "CUDA_VISIBLE_DEVICES"
 ASSIGNED = "COMPRESSGATE_WORKER_GPU"  # the id this process was given, kept for reports
 _WORKER = re.compile(r"^gw(\d+)$")
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")  # one entry per GPU the NVIDIA driver sees
 
 
-def driver_gpus(proc: Path = Path("/proc/driver/nvidia/gpus")) -> list[str]:
+def driver_gpus(proc: Path = NVIDIA_GPUS) -> list[str]:
     """Ids of the GPUs the NVIDIA driver lists (``0``..``n-1``), without initializing CUDA."""
     if not proc.is_dir():
         return []
     return [str(i) for i in range(len(list(proc.iterdir())))]
 
 
-def visible_gpus(environ: MutableMapping[str, str], proc: Path = Path("/proc/driver/nvidia/gpus")) -> list[str]:
+def visible_gpus(environ: MutableMapping[str, str], proc: Path = NVIDIA_GPUS) -> list[str]:
     """The GPU ids this process may use: ``CUDA_VISIBLE_DEVICES`` as given (ids or UUIDs), else the driver's."""
     if VISIBLE in environ:
         return [part.strip() for part in environ[VISIBLE].split(",") if part.strip() and part.strip() != "-1"]
@@ -40,7 +41,7 @@ def worker_index(worker_id: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def pin_worker_gpu(environ: MutableMapping[str, str], proc: Path = Path("/proc/driver/nvidia/gpus")) -> str | None:
+def pin_worker_gpu(environ: MutableMapping[str, str], proc: Path = NVIDIA_GPUS) -> str | None:
     """Narrow an xdist worker to one GPU; returns the GPU id it got, or None (not a worker, or no GPU).
 
     Idempotent: a worker that was already pinned keeps its GPU."""

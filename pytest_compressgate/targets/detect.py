@@ -7,6 +7,7 @@ import platform
 import sys
 from pathlib import Path
 
+from ..gpus import NVIDIA_GPUS
 from .presets import Machine
 
 
@@ -22,7 +23,7 @@ def cpu_flags() -> frozenset[str]:
 def cuda_devices() -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
     """CUDA devices and their compute capability. torch is asked only where an NVIDIA driver exists
     (or torch is already loaded): on a CPU machine a warm gate run never pays torch's import."""
-    if "torch" not in sys.modules and not Path("/proc/driver/nvidia/gpus").is_dir():
+    if "torch" not in sys.modules and not NVIDIA_GPUS.is_dir():
         return (), ()
     try:
         import torch

@@ -79,6 +79,10 @@ class CacheStore:
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key
 
+    def _lock_file(self, kind: str, key: str) -> str:
+        """The per-key lock every builder of ``kind/key`` (in any process) takes, and ``sweep`` tests."""
+        return str(self.root / ".locks" / f"{kind}-{key}.lock")
+
     def problem(self, entry: Path) -> str | None:
         """Why ``entry`` cannot be used, or None when it is whole."""
         marker = entry / COMPLETE
@@ -113,7 +117,7 @@ class CacheStore:
         entry = self.path(kind, key)
         try:
             (self.root / ".locks").mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(self.root / ".locks" / f"{kind}-{key}.lock"))
+            lock = FileLock(self._lock_file(kind, key))
             lock.acquire()
         except OSError as exc:  # read-only: serve what is whole, build the rest outside the cache
             self._note_read_only(exc)
@@ -179,7 +183,7 @@ class CacheStore:
             for tmp in kind_dir.glob(f".*{TMP_TAG}*"):
                 key = tmp.name[1:].split(TMP_TAG)[0]
                 try:
-                    with FileLock(str(self.root / ".locks" / f"{kind_dir.name}-{key}.lock"), timeout=0):
+                    with FileLock(self._lock_file(kind_dir.name, key), timeout=0):
                         shutil.rmtree(tmp)
                         removed += 1
                 except (Timeout, OSError):

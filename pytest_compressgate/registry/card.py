@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .model import ArtifactDetails, EvaluationRecord, Status
+from ..report.format import MISSING, examples, interval, num, release_status, size
+from .model import ArtifactDetails, EvaluationRecord
 
 VERDICT_MARK = {"PASS": "✅ PASS", "FAIL": "❌ FAIL", "UNGATED": "UNGATED (scored, no threshold)",
                 "UNEVALUATED": "UNEVALUATED (never scored)"}
@@ -18,16 +19,16 @@ def render_card(lineage: list[ArtifactDetails]) -> str:
     lines = [f"# Model card: {a.target} — {a.method} (stage {a.stage_index + 1} of {len(a.recipe) or 1})", ""]
     lines += _table(["", ""], [
         ["Artifact key", f"`{a.key}`"], ["Target", a.target], ["Hardware", a.hardware],
-        ["Format", a.format or "—"], ["Verdict", VERDICT_MARK[details.verdict.value]],
-        ["Release status", _status(details)], ["Source model key", f"`{a.source_key}`"],
-        ["Built from", f"`{a.parent_key}`" if a.parent_key else "—"], ["Registered", a.created_at],
+        ["Format", a.format or MISSING], ["Verdict", VERDICT_MARK[details.verdict.value]],
+        ["Release status", _cell(release_status(details))], ["Source model key", f"`{a.source_key}`"],
+        ["Built from", f"`{a.parent_key}`" if a.parent_key else MISSING], ["Registered", a.created_at],
         ["Path", f"`{a.path}`"],
     ])
     lines += ["", "## Recipe", ""]
     stage_keys = {d.artifact.stage_index: d.key for d in lineage}
     lines += _table(["stage", "method", "parameters", "artifact"], [
         [str(i), str(step.get("method", "?")), _cell(_params({k: v for k, v in step.items() if k != "method"})),
-         (f"`{stage_keys[i][:12]}`" if i in stage_keys else "—") + (" (this card)" if i == a.stage_index else "")]
+         (f"`{stage_keys[i][:12]}`" if i in stage_keys else MISSING) + (" (this card)" if i == a.stage_index else "")]
         for i, step in enumerate(a.recipe)
     ] or [[str(a.stage_index), a.method, _cell(_params(a.params)), f"`{a.key[:12]}` (this card)"]])
     lines += ["", f"Resolved parameters of this stage: {_params(a.params)}"]
@@ -53,24 +54,16 @@ def render_card(lineage: list[ArtifactDetails]) -> str:
     lines += ["## Approval history", ""]
     if details.approvals:
         lines += _table(["when (UTC)", "decision", "who", "why", "verdict then", "forced"], [
-            [d.decided_at, d.decision.value, _cell(d.who), _cell(d.why) or "—", d.verdict.value,
+            [d.decided_at, d.decision.value, _cell(d.who), _cell(d.why) or MISSING, d.verdict.value,
              "yes" if d.forced else "no"] for d in details.approvals])
     else:
         lines += [f"No decisions yet: `compressgate registry approve {a.key[:12]} --why \"...\"` records one."]
     return "\n".join(lines) + "\n"
 
 
-def _status(details: ArtifactDetails) -> str:
-    if details.status is Status.PENDING:
-        return "pending (no decision yet)"
-    last = details.approvals[-1]
-    forced = " (forced past a FAIL verdict)" if last.forced else ""
-    return f"{details.status.value} by {_cell(last.who)} at {last.decided_at}{forced}"
-
-
 def _size(details: ArtifactDetails) -> list[str]:
     a = details.artifact
-    lines = [f"- On disk: {_bytes(a.bytes_on_disk)}"]
+    lines = [f"- On disk: {size(a.bytes_on_disk, exact=True)}"]
     perf = next((e.performance for e in reversed(details.evaluations) if e.performance), {})
     timed_on = (perf.get("devices") or {}).get("compressed")
     for key, label in (("size_ratio", "Size ratio vs source"), ("speedup", "Speedup vs source")):
@@ -90,12 +83,13 @@ def _evaluation_table(evaluations: list[EvaluationRecord]) -> list[str]:
     rows = []
     for e in evaluations:
         verdict = ("PASS" if e.passed else "FAIL") if e.gated else "ungated"
-        interval = "—" if e.interval_low is None or e.interval_high is None else \
-            f"[{e.interval_low:+.4f}, {e.interval_high:+.4f}]" + (f" ({e.confidence:.0%})" if e.confidence else "")
-        n = str(e.n) if not e.examples_used or e.examples_used >= e.n else f"{e.examples_used}/{e.n}"
-        rows.append([e.task, e.target, e.metric, n, _num(e.source_score), _num(e.compressed_score),
-                     _num(e.drop, "+.4f"), interval, _num(e.allowed_drop), _num(e.p_value, ".3g"), verdict,
-                     _cell("; ".join(e.failures)) or "—", f"`{e.run_id}`", e.recorded_at])
+        bounds = interval(e.interval_low, e.interval_high)
+        if e.interval_low is not None and e.confidence:
+            bounds += f" ({e.confidence:.0%})"
+        rows.append([e.task, e.target, e.metric, examples(e.n, e.examples_used), num(e.source_score),
+                     num(e.compressed_score), num(e.drop, "+.4f"), bounds, num(e.allowed_drop),
+                     num(e.p_value, ".3g"), verdict, _cell("; ".join(e.failures)) or MISSING,
+                     f"`{e.run_id}`", e.recorded_at])
     return _table(["task", "target", "metric", "n", "source", "compressed", "drop", "interval", "allowed", "p",
                    "verdict", "failures", "run", "recorded (UTC)"], rows) + [""]
 
@@ -110,18 +104,3 @@ def _params(params: dict[str, Any]) -> str:
 
 def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
-
-
-def _num(value: float | None, spec: str = ".4f") -> str:
-    return "—" if value is None else format(value, spec)
-
-
-def _bytes(value: int | None) -> str:
-    if value is None:
-        return "unknown"
-    size, unit = float(value), "B"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            break
-        size /= 1024
-    return f"{size:.1f} {unit} ({value:,} bytes)" if unit != "B" else f"{value:,} bytes"

@@ -19,7 +19,16 @@ from .json_report import SCHEMA, write_json
 
 
 class BaselineError(Exception):
-    """A baseline that cannot be read: says which file and what to do."""
+    """A baseline that cannot be read. It carries the ref the user gave and the problem; each caller says it
+    in its own flag's words: ``exc.message("--compress-gate-baseline=")`` or ``exc.message("--baseline ")``."""
+
+    def __init__(self, ref: str, problem: str, *, fix: str | None = None) -> None:
+        self.ref, self.problem, self.fix = ref, problem, fix
+        super().__init__(self.message("baseline "))
+
+    def message(self, flag: str) -> str:
+        """One line: ``flag`` and the ref as the user typed them, what is wrong, and how to fix it."""
+        return f"{flag}{self.ref}: {self.problem}" + (f". {self.fix}" if self.fix else "")
 
 
 def baseline_path(ref: str, *, cache_dir: Path, root: Path) -> Path:
@@ -32,18 +41,17 @@ def baseline_path(ref: str, *, cache_dir: Path, root: Path) -> Path:
 def load_baseline(ref: str, path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         saved = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
-        raise BaselineError(
-            f"--compress-gate-baseline={ref}: no baseline at {path} (saved here: {', '.join(saved) or 'none'}). "
-            f"Save one with `pytest --compress-gate --compress-gate-save-baseline={ref}`")
+        raise BaselineError(ref, f"no baseline at {path} (saved here: {', '.join(saved) or 'none'})",
+                            fix=f"Save one with `pytest --compress-gate --compress-gate-save-baseline={ref}`")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BaselineError(f"--compress-gate-baseline={ref}: {path} is not readable JSON ({exc})") from None
+        raise BaselineError(ref, f"{path} is not readable JSON ({exc})") from None
     if not isinstance(document, dict) or document.get("schema") != SCHEMA \
             or not isinstance(document.get("comparisons"), list):
         found = document.get("schema") if isinstance(document, dict) else type(document).__name__
-        raise BaselineError(f"--compress-gate-baseline={ref}: {path} is not a compress gate report "
-                            f"(schema {SCHEMA!r} expected, found {found!r})")
+        raise BaselineError(ref, f"{path} is not a compress gate report (schema {SCHEMA!r} expected, "
+                                 f"found {found!r})")
     return document["comparisons"]
 
 

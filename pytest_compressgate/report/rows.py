@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .baseline import cell
+from .format import MISSING, examples, interval, num
 
 COLUMNS = ("task", "target", "stage", "metric", "source", "compressed", "drop", "interval", "allowed",
            "p", "n", "size", "speedup", "latency", "verdict", "vs baseline")
@@ -26,15 +27,10 @@ def baseline_header(comparisons: list[dict[str, Any]]) -> str:
     return f"Δdrop vs {ref}" if ref else ""
 
 
-def _fmt(value: float | None, spec: str = ".4f") -> str:
-    return "—" if value is None else format(value, spec)
-
-
 def row(c: dict[str, Any]) -> dict[str, str]:
     """Display strings for one comparison (as produced by ``Comparison.to_json``)."""
-    interval = c.get("interval")
+    bounds = c.get("interval") or {}
     perf = c.get("performance") or {}
-    n = str(c["n"]) if not c.get("examples_used") or c["examples_used"] >= c["n"] else f"{c['examples_used']}/{c['n']}"
     if c.get("stage"):
         verdict = "stage" if c["passed"] else "FAIL"
     elif c.get("outcome") == "INCONCLUSIVE" and (c["passed"] or c.get("failures") == [c.get("reason")]):
@@ -46,17 +42,17 @@ def row(c: dict[str, Any]) -> dict[str, str]:
         "target": c["target"],
         "stage": c.get("stage") or "final",
         "metric": c["metric"],
-        "source": _fmt(c["source_score"]),
-        "compressed": _fmt(c["compressed_score"]),
-        "drop": _fmt(c["drop"], "+.4f"),
-        "interval": f"[{interval['low']:+.4f}, {interval['high']:+.4f}]" if interval else "—",
-        "allowed": _fmt(c["allowed_drop"]),
-        "p": _fmt(c["p_value_holm"], ".3g") + " (Holm)" if c.get("p_value_holm") is not None
-        else _fmt(c.get("p_value"), ".3g"),
-        "n": n,
-        "size": f"{perf['size_ratio']:.2f}x" if perf.get("size_ratio") else "—",
+        "source": num(c["source_score"]),
+        "compressed": num(c["compressed_score"]),
+        "drop": num(c["drop"], "+.4f"),
+        "interval": interval(bounds.get("low"), bounds.get("high")),
+        "allowed": num(c["allowed_drop"]),
+        "p": num(c["p_value_holm"], ".3g") + " (Holm)" if c.get("p_value_holm") is not None
+        else num(c.get("p_value"), ".3g"),
+        "n": examples(c["n"], c.get("examples_used")),
+        "size": f"{perf['size_ratio']:.2f}x" if perf.get("size_ratio") else MISSING,
         "speedup": _speedup(perf),
-        "latency": f"{perf['compressed']['latency_ms_median']:.1f}ms" if perf.get("compressed") else "—",
+        "latency": f"{perf['compressed']['latency_ms_median']:.1f}ms" if perf.get("compressed") else MISSING,
         "verdict": verdict,
         "vs baseline": cell(c),
     }
@@ -65,7 +61,7 @@ def row(c: dict[str, Any]) -> dict[str, str]:
 def _speedup(perf: dict[str, Any]) -> str:
     """The speedup with what a reader must know: unreliable timings, or other hardware than the target's."""
     if not perf.get("speedup"):
-        return "—"
+        return MISSING
     labels = [word for word, key in (("unreliable", "unreliable"), ("off-target", "off_target")) if perf.get(key)]
     return f"{perf['speedup']:.2f}x" + (f" ({', '.join(labels)})" if labels else "")
 

@@ -64,6 +64,16 @@ def test_python_dash_m_runs_the_same_command():
     assert done.returncode == 0 and __version__ in done.stdout
 
 
+def test_the_command_never_imports_pytest(tmp_path):
+    code = ("import sys; from pytest_compressgate.cli import main; "
+            f"main(['report', '--from', {str(tmp_path)!r}]); "
+            f"main(['registry', '--url', 'sqlite:///{tmp_path / 'r.db'}', 'list']); "
+            "import pytest_compressgate.cli.build, pytest_compressgate.report.summary; "
+            "assert 'pytest' not in sys.modules and '_pytest' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=Path(__file__).parents[2],
+                   timeout=60)
+
+
 def test_list_show_approve_reject_card_round_trip(capsys, url, tmp_path):
     good, bad = key_for("good"), key_for("bad")
     code, out, _ = run(capsys, "registry", "--url", url, "list")

@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
-import re
-
 import pytest
 
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
-
-
-def parse_targets(value: str) -> tuple[str, ...]:
-    names = tuple(v.strip() for v in value.split(",") if v.strip())
-    bad = [n for n in names if not _NAME.match(n)]
-    if not names or bad:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated target names like 'cpu-int8,gpu-int4', got {value!r}"
-        )
-    return names
-
-
-def parse_ref(value: str) -> str:
-    if not (_NAME.match(value) or value.endswith(".json")):
-        raise argparse.ArgumentTypeError(
-            f"expected a baseline name of letters, digits, '.', '_' or '-' (like 'main'), or a path to a "
-            f"compressgate.json report, got {value!r}")
-    return value
+from ..names import parse_ref, parse_targets
 
 
 def addoption(parser: pytest.Parser) -> None:

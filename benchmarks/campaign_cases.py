@@ -35,7 +35,7 @@ VALID = {
                    "max_examples": 100, "decision": "confident-pass", "confidence": 0.9, "text_column": "text",
                    "targets": {"edge": {"max_drop": 0.04}}},
         "pairs": {"data": "data/nli.csv", "max_relative_drop": 0.1, "text_pair_column": "hypothesis",
-                  "metric": "macro_f1", "max_length": 64, "weight": 2.0},
+                  "metric": "macro_f1", "max_length": 64},
     },
 }
 ODD_TEXT = ["", "²", "١٢", "0x10", "-1", "nan", "onnx-dynamic-int8", "x" * 300, "a\u0000b", "日本", "../..", "C:\\x"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from .base import METHODS, Artifact, Context, ModelFormat, Result, StepConfig, compress, parse_step, register
 from .errors import BackendMissingError, CompressionError, ConfigError
-from .pipeline import run_recipe
+from .pipeline import RecipeStep, parse_recipe, run_recipe
 
 __all__ = [
     "METHODS", "Artifact", "BackendMissingError", "CompressionError", "ConfigError", "Context",
-    "ModelFormat", "Result", "StepConfig", "compress", "parse_step", "register", "run_recipe",
+    "ModelFormat", "RecipeStep", "Result", "StepConfig", "compress", "parse_recipe", "parse_step", "register",
+    "run_recipe",
 ]

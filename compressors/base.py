@@ -1,8 +1,15 @@
 """The one interface every compression method uses.
 
 A method is a typed config dataclass plus a handler registered under the method's name. ``compress``
-dispatches on the name, runs the handler into a temporary directory, writes the manifest and only
-then renames the directory into place, so a half-built artifact can never be mistaken for a whole one.
+dispatches on the config's type (one dict lookup), runs the handler into a temporary directory, writes
+the manifest and only then renames the directory into place, so a half-built artifact can never be
+mistaken for a whole one.
+
+Built-in methods register by being imported (every module of ``compressors.methods``), not through
+entry points: entry points exist only where the distribution's metadata is installed, and a source
+checkout or a vendored copy must still have its methods. Installed packages add methods through the
+``pytest_compressgate.methods`` entry-point group, loaded once when the registry is first asked for a
+name; see ``compressors.registry``.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from typing import Any
 
 from .errors import CompressionError, ConfigError
 from .registry import Registry
-from .typed import from_mapping
+from .typed import from_mapping, resolve_paths
 
 MANIFEST = "compressgate-manifest.json"
 
@@ -44,7 +51,6 @@ class Context:
     task: str = "text-classification"  # decides which Auto/ORT model class to load
     source_format: ModelFormat = ModelFormat.TRANSFORMERS
     trust_remote_code: bool = False
-    calibration_texts: Callable[[], list[str]] | None = None  # only read by methods that calibrate
     hardware: str | None = None
     seed: int = 0
 
@@ -73,40 +79,108 @@ class Method:
     # Bump when a fix changes what the handler writes: the version is in every artifact's cache key and
     # manifest, so artifacts built by the older code are rebuilt instead of reused.
     version: int = 1
+    # Top-level modules the handler imports (its backends), checked with importlib.util.find_spec when the
+    # config loads, so a recipe needing one that is not installed fails then and not mid-build.
+    requires: tuple[str, ...] = ()
 
 
-METHODS: Registry[Method] = Registry("compression method")
+# The extra of this package that installs each built-in method's backend, for the install hint.
+BACKEND_EXTRAS = {"onnx": "onnx", "onnxruntime": "onnx", "neural_compressor": "inc", "gptqmodel": "gptq",
+                  "torchao": "torchao"}
+
+
+class MethodRegistry(Registry[Method]):
+    """Methods by name, and by config type for ``compress``'s dispatch (each config class serves one method)."""
+
+    def __init__(self) -> None:
+        super().__init__("compression method", group="pytest_compressgate.methods",
+                         builtins=_import_builtin_methods, adopt=_adopt_method)
+        self.by_config: dict[type, Method] = {}
+
+    def register(self, name: str, item: Method) -> Method:
+        other = self.by_config.get(item.config_cls)
+        if other is not None:
+            raise ValueError(f"{item.config_cls.__name__} already configures method {other.name!r}; give "
+                             f"{name!r} a config class of its own (a subclass will do)")
+        super().register(name, item)
+        self.by_config[item.config_cls] = item
+        return item
+
+    def unregister(self, name: str) -> Method:
+        item = super().unregister(name)
+        self.by_config.pop(item.config_cls, None)
+        return item
+
+    def for_config(self, config: Any, where: str = "recipe step") -> Method:
+        """The method a typed config belongs to: a dict lookup on its type (then its bases)."""
+        self._load()
+        for cls in type(config).__mro__:
+            if cls in self.by_config:
+                return self.by_config[cls]
+        raise ConfigError(f"{where}: {type(config).__name__} is not a registered method config")
+
+
+def _adopt_method(loaded: Any) -> Method:
+    if not isinstance(loaded, Method):
+        raise TypeError(f"expected a compressors.base.Method (or a module that registers methods), got "
+                        f"{type(loaded).__name__}")
+    return loaded
+
+
+def _import_builtin_methods() -> None:
+    """Import the built-in method modules (cheap: they import heavy libraries only when run)."""
+    from . import builtin  # noqa: F401
+
+
+METHODS = MethodRegistry()
 
 
 def register(
     name: str, config_cls: type, *, accepts: tuple[ModelFormat, ...] = (ModelFormat.TRANSFORMERS,),
-    produces: ModelFormat | None = None, version: int = 1,
+    produces: ModelFormat | None = None, version: int = 1, requires: tuple[str, ...] = (),
 ) -> Callable[[Handler], Handler]:
-    """Register ``handler`` for ``name``; adding a method never edits the dispatcher."""
+    """Register ``handler`` for ``name``; adding a method never edits the dispatcher. ``requires`` names
+    the top-level modules it imports that are not in the core install (``("gptqmodel",)``)."""
 
     def wrap(handler: Handler) -> Handler:
         doc = (handler.__doc__ or "").strip().splitlines()
-        METHODS.register(name, Method(name, config_cls, handler, accepts, doc[0] if doc else "", produces, version))
+        METHODS.register(name, Method(name, config_cls, handler, accepts, doc[0] if doc else "", produces, version,
+                                      tuple(requires)))
         return handler
 
     return wrap
 
 
-def parse_step(step: Mapping[str, Any] | StepConfig, where: str = "recipe step") -> tuple[Method, Any]:
-    """Turn ``{"method": ..., **params}`` into its registered method and typed config."""
-    _ensure_builtin_methods()
+def missing_backend(method: Method, where: str) -> str | None:
+    """One line saying which backend ``method`` needs that is not installed, or None."""
+    import importlib.util
+
+    for module in method.requires:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a broken parent package, or a module without a spec
+            found = False
+        if not found:
+            extra = BACKEND_EXTRAS.get(module)
+            hint = f"pip install 'pytest-compressgate[{extra}]'" if extra else f"install the package providing {module}"
+            return f"{where}.method = {method.name!r} needs {module}, which is not installed: {hint}"
+    return None
+
+
+def parse_step(step: Mapping[str, Any] | StepConfig, where: str = "recipe step",
+               root: str | os.PathLike[str] | None = None) -> tuple[Method, Any]:
+    """Turn ``{"method": ..., **params}`` into its registered method and typed config, with the config's
+    declared path fields resolved against ``root`` where given (a typed config is taken as it is)."""
     if isinstance(step, StepConfig):
-        matches = [m for m in (METHODS.get(n) for n in METHODS) if isinstance(step, m.config_cls)]
-        if not matches:
-            raise ConfigError(f"{where}: {type(step).__name__} is not a registered method config")
-        return matches[0], step
+        return METHODS.for_config(step, where), step
     if not isinstance(step, Mapping) or "method" not in step:
         raise ConfigError(f"{where} must be a table with a 'method' key, got {step!r}")
     name = step["method"]
     if not isinstance(name, str) or name not in METHODS:
         raise ConfigError(f"{where}.method: {METHODS.unknown_message(name)}")
     method = METHODS.get(name)
-    return method, from_mapping(method.config_cls, step, where, ignore=("method",))
+    config: Any = from_mapping(method.config_cls, step, where, ignore=("method",))
+    return method, config if root is None else resolve_paths(config, root)
 
 
 def step_params(config: Any) -> dict[str, Any]:
@@ -174,7 +248,10 @@ def compress(
     context: Context | None = None,
     source_info: Mapping[str, Any] | None = None,
 ) -> Artifact:
-    """Apply one recipe step to the model in ``model_dir`` and write a finished artifact to ``out_dir``."""
+    """Apply one recipe step to the model in ``model_dir`` and write a finished artifact to ``out_dir``.
+
+    ``step`` is a typed method config (what the gate passes: parsed once, when the config loaded) or, for
+    library callers, a ``{"method": ..., **params}`` table, parsed here."""
     method, config = parse_step(step)
     context = context or Context()
     model_dir, out_dir = Path(model_dir), Path(out_dir)
@@ -218,12 +295,6 @@ def compress(
     return Artifact(out_dir, manifest)
 
 
-_LOADED = False
-
-
 def _ensure_builtin_methods() -> None:
-    """Import the built-in method modules (cheap: they import heavy libraries only when run)."""
-    global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        from . import builtin  # noqa: F401
+    """Every method registered: the built-ins and the installed entry points (once)."""
+    METHODS.names()

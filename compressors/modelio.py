@@ -64,10 +64,3 @@ def copy_tokenizer(src: Path, dst: Path) -> None:
         if (src / name).is_file() and not (dst / name).exists():
             shutil.copy2(src / name, dst / name)
 
-
-def linear_weight_share(model, predicate) -> dict:
-    """Count layers selected by ``predicate(module)`` and their share of all parameters' elements."""
-    total = sum(p.numel() for p in model.parameters())
-    chosen = [m for m in model.modules() if predicate(m)]
-    chosen_elems = sum(m.weight.numel() for m in chosen if getattr(m, "weight", None) is not None)
-    return {"layers": len(chosen), "weight_share": round(chosen_elems / max(total, 1), 4)}

@@ -101,3 +101,72 @@ def from_mapping(cls: type[T], data: Any, where: str, *, ignore: tuple[str, ...]
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(f"{where}: {exc}") from exc
+
+
+# -- path fields ------------------------------------------------------------------------------------
+
+def path_field(default: Any = None, *, required: bool = False, **kwargs: Any) -> Any:
+    """A dataclass field that holds a file path (or, for a ``dict`` field, a table of named paths).
+
+    Declared, never guessed: the gate resolves exactly these against the config file's folder when the
+    config loads, keys cached results by those files' bytes and checks in preflight that they exist and
+    are not empty. ``path_field()`` defaults to None; ``required=True`` gives no default; pass
+    ``default_factory=dict`` for a table."""
+    if required or "default_factory" in kwargs:
+        return dataclasses.field(metadata={"path": True}, **kwargs)
+    return dataclasses.field(default=default, metadata={"path": True}, **kwargs)
+
+
+def path_fields(cls_or_instance: Any) -> tuple[str, ...]:
+    """The names of the declared path fields of a dataclass (none for anything else)."""
+    if not dataclasses.is_dataclass(cls_or_instance):
+        return ()
+    return tuple(f.name for f in dataclasses.fields(cls_or_instance) if f.metadata.get("path"))
+
+
+def declared_paths(config: Any) -> dict[str, str]:
+    """Every path a config's declared fields hold, by key path relative to the config ("calibration",
+    "files.train"); unset fields are left out."""
+    found: dict[str, str] = {}
+    for name in path_fields(config):
+        value = getattr(config, name)
+        if isinstance(value, str) and value:
+            found[name] = value
+        elif isinstance(value, Mapping):
+            found.update({f"{name}.{k}": v for k, v in value.items() if isinstance(v, str) and v})
+    return found
+
+
+def map_paths(config: T, change: typing.Callable[[str], str]) -> T:
+    """``config`` with ``change`` applied to each path its declared fields hold (the same object when it has
+    none to change)."""
+    updates: dict[str, Any] = {}
+    for name in path_fields(config):
+        value = getattr(config, name)
+        if isinstance(value, str) and value:
+            updates[name] = change(value)
+        elif isinstance(value, Mapping) and value:
+            updates[name] = {k: change(v) if isinstance(v, str) and v else v for k, v in value.items()}
+    return dataclasses.replace(config, **updates) if updates else config
+
+
+def resolve_paths(config: T, root: Any) -> T:
+    """``config`` with its declared paths made absolute against ``root`` (the config file's folder)."""
+    from pathlib import Path
+
+    return map_paths(config, lambda p: str(Path(root) / p))
+
+
+def relative_paths(config: T, root: Any) -> T:
+    """``config`` with its declared paths under ``root`` written relative to it again, as the user wrote
+    them: what cache keys hold, so moving a checkout does not change them (the files' bytes are keyed)."""
+    import os
+    from pathlib import Path
+
+    def relative(path: str) -> str:
+        if not Path(path).is_absolute():
+            return path
+        rel = os.path.relpath(path, root)
+        return path if rel.startswith("..") else Path(rel).as_posix()
+
+    return map_paths(config, relative)

@@ -2,9 +2,10 @@
 
 The config loader checks types and ranges; this checks what the config points at: the source model
 (a local-looking path that does not exist is an error, not a hub id; each safetensors file's header
-parses), each task's data (exists, not empty, has the columns, labels the model knows) and the files a
-recipe step reads. Every failure is one ``ConfigError`` naming the key, the file and what would be valid,
-so ``pytest --compress-gate`` exits 4 with one line instead of failing every item with a traceback.
+parses), each task's data (exists, not empty, has the columns, labels the model knows) and the files
+that recipe steps' and tasks' declared path fields name (``compressors.typed.path_field``). Every
+failure is one ``ConfigError`` naming the key, the file and what would be valid, so
+``pytest --compress-gate`` exits 4 with one line instead of failing every item with a traceback.
 Nothing here imports torch; reading the data imports ``datasets`` only when its examples are not cached.
 """
 
@@ -84,7 +85,9 @@ def remote_code_notice(directory: Path | None, model: str) -> str:
             "have read that code")
 
 
-def check_data_file(data: str, resolved: str, root: Path, where: str) -> None:
+def check_data_file(data: str, resolved: str, root: Path, where: str, *, must_exist: bool = False) -> None:
+    """``resolved`` (what the user wrote as ``data``) can be read and is not empty; a missing one is an error
+    when it ``must_exist`` (a declared path) or looks like a local path (a data set name need not)."""
     path = Path(resolved)
     if path.is_file():
         try:
@@ -97,7 +100,7 @@ def check_data_file(data: str, resolved: str, root: Path, where: str) -> None:
         return
     if path.is_dir():
         return
-    if looks_local(data, root):
+    if must_exist or looks_local(data, root):
         raise ConfigError(f"{where} = {data!r}: no such file {root / data} (paths are relative to the config "
                           f"file; a data set name has no file suffix)")
 
@@ -130,38 +133,48 @@ def model_labels(directory: Path) -> dict[int, str]:
         return {}
 
 
+def check_declared_paths(config: Any, written: Any, root: Path, where: str) -> None:
+    """Each path a config's declared path fields hold exists, can be read and is not empty; nothing else
+    is taken for a path. ``written`` is the same config with the paths as the user wrote them."""
+    from compressors.typed import declared_paths
+
+    shown = declared_paths(written)
+    for key, path in declared_paths(config).items():
+        check_data_file(shown.get(key, path), path, root, f"{where}.{key}", must_exist=True)
+
+
 def check_recipe_files(session: GateSession) -> None:
-    """A recipe step's file (calibration or training data) that does not exist fails now, not mid-build;
-    a calibration file is read as its step will read it, and one with fewer texts than ``num_samples``
-    is said before minutes go into a build calibrated on less than asked."""
+    """A recipe step's declared file (calibration or training data) that does not exist fails now, not
+    mid-build; a calibration file is read as its step will read it, and one with fewer texts than
+    ``num_samples`` is said before minutes go into a build calibrated on less than asked."""
     import warnings
 
-    from compressors.base import parse_step
     from compressors.methods._calibration import read_texts
+    from compressors.typed import relative_paths
 
     root = session.config.root
-    for name, target in session.config.targets.items():
-        for index, step in enumerate(target.recipe):
-            where = f"targets.{name}.recipe[{index}]"
-            for key, value in step.items():
-                if key != "method" and isinstance(value, str) and value.endswith(DATA_SUFFIXES):
-                    check_data_file(value, str(root / value), root, f"{where}.{key}")
-            _, config = parse_step(session.keys.resolve_files(step), where)
+    for target in session.config.targets.values():
+        for step in target.recipe:
+            config = step.config
+            check_declared_paths(config, relative_paths(config, root), root, step.where)
             calibration, wanted = getattr(config, "calibration", None), getattr(config, "num_samples", None)
             if isinstance(calibration, str) and isinstance(wanted, int):
                 texts = read_texts(calibration, text_column=getattr(config, "text_column", "text"),
-                                   num_samples=wanted, where=f"{where}.calibration")
+                                   num_samples=wanted, where=f"{step.where}.calibration")
                 if len(texts) < wanted:
-                    warnings.warn(f"{where}.calibration = {step.get('calibration')!r} holds {len(texts)} texts; "
-                                  f"num_samples = {wanted} asks for more: the step calibrates on {len(texts)}",
+                    warnings.warn(f"{step.where}.calibration = {step.table.get('calibration')!r} holds {len(texts)} "
+                                  f"texts; num_samples = {wanted} asks for more: the step calibrates on {len(texts)}",
                                   UserWarning, stacklevel=2)
 
 
 def preflight(session: GateSession) -> None:
     """Every check above, in the order a run would meet them; raises the first ConfigError."""
     config = session.config
+    from compressors.typed import relative_paths
+
     for name, task in config.tasks.items():
         check_data_file(task.data, config.resolve(task.data), config.root, f"tasks.{name}.data")
+        check_declared_paths(task.options, relative_paths(task.options, config.root), config.root, f"tasks.{name}")
     check_recipe_files(session)
     source = session.source_dir  # raises ConfigError for a missing local path or an unknown hub id
     check_source_dir(source)

@@ -51,7 +51,6 @@ DESCRIPTIONS = {
     "TaskConfig.type": "the task type (below), which adds its own keys",
     "TaskConfig.max_examples": "score only the first N examples",
     "TaskConfig.batch_size": "examples per forward pass (dynamic INT8 scales depend on batch contents)",
-    "TaskConfig.weight": "the task's weight in summaries",
     "Thresholds.decision": ("`estimate` (the point drop), `confident-pass` or `confident-fail` "
                             "(the paired interval's bound)"),
     "Thresholds.confidence": "one-sided coverage of each interval bound, in [0.5, 1)",
@@ -92,7 +91,8 @@ def type_text(tp: Any) -> str:
         return "a table"
     if tp is Path:
         return "a string (a path)"
-    if origin is list and typing.get_args(tp) and typing.get_origin(typing.get_args(tp)[0]) is dict:
+    item = typing.get_args(tp)[0] if origin in (list, tuple) and typing.get_args(tp) else None
+    if item is not None and (typing.get_origin(item) is dict or dataclasses.is_dataclass(item)):
         return "a list of tables"
     return describe(tp)
 
@@ -136,7 +136,10 @@ def fields_table(cls: type, keys: tuple[str, ...] | None = None, *, renames: dic
     for name in names:
         field = fields[renames.get(name, name)]
         default = LOADER_DEFAULTS.get(name) and f"`{LOADER_DEFAULTS[name]}`" or default_text(field)
-        lines.append(f"| `{name}` | {cell(type_text(hints[field.name]))} | {cell(default)} | "
+        kind = type_text(hints[field.name])
+        if field.metadata.get("path"):  # declared with compressors.typed.path_field
+            kind = "a table of paths" if kind == "a table" else kind.replace("a string", "a path", 1)
+        lines.append(f"| `{name}` | {cell(kind)} | {cell(default)} | "
                      f"{cell(comments.get(field.name, ''))} |")
     lines += [f"| `{k}` | {cell(t)} | {cell(d)} | {cell(c)} |" for k, t, d, c in extra]
     return lines
@@ -164,7 +167,9 @@ def render() -> str:
         "Every key of `[tool.compressgate]` in `pyproject.toml` (or the top level of a `compressgate.toml`),",
         "with its type, default and valid values. The loader checks each against these same dataclasses, so an",
         "unknown key or a wrong type is one line naming the key path and what is valid. Paths are relative to",
-        "the config file's folder. Generated from the code: `python scripts/gen_config_reference.py`.",
+        "the config file's folder; keys whose type reads \"a path\" are declared paths: resolved there when the",
+        "config loads, checked before anything is built (the file exists and is not empty) and keyed by the",
+        "file's bytes. Generated from the code: `python scripts/gen_config_reference.py`.",
         "",
         "## Top level",
         "",

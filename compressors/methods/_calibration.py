@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -43,17 +42,13 @@ def read_texts(path: str | Path, *, text_column: str, num_samples: int, where: s
     return texts
 
 
-def texts_for(calibration: str | None, *, text_column: str, num_samples: int,
-              fallback: Callable[[], list[str]] | None, where: str) -> list[str]:
-    """Texts from the step's own file, else from the gate's calibration set; neither is a ConfigError."""
-    if calibration is not None:
-        return read_texts(calibration, text_column=text_column, num_samples=num_samples, where=where)
-    if fallback is not None:
-        texts = [t for t in fallback() if t][:num_samples]
-        if texts:
-            return texts
-    raise ConfigError(f"{where} is required: give a JSONL/CSV/TXT file of representative texts, "
-                      f"e.g. calibration = \"data/calib.jsonl\"")
+def texts_for(calibration: str | None, *, text_column: str, num_samples: int, where: str) -> list[str]:
+    """Texts from the step's own calibration file. There is no other source: without the file the step
+    stops here, before any model loads, with a ConfigError naming the key."""
+    if calibration is None:
+        raise ConfigError(f"{where} is required: give a JSONL/CSV/TXT file of representative texts, "
+                          f"e.g. calibration = \"data/calib.jsonl\"")
+    return read_texts(calibration, text_column=text_column, num_samples=num_samples, where=where)
 
 
 def json_rows(path: Path) -> list:

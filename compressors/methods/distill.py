@@ -22,6 +22,7 @@ from typing import Any
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import ConfigError
 from ..modelio import auto_class
+from ..typed import path_field
 from .attention_heads import load_model_dir, record_heads, recorded_heads, remove_heads
 from .modelparts import block_list, count_parameters, save_model
 from .textdata import batches, labels_of, pick_device, progress_bar, read_rows, seed_everything, texts_of
@@ -35,7 +36,7 @@ RESHAPING_KEYS = {"hidden_size", "num_attention_heads", "n_heads", "dim", "n_hea
 class DistillConfig(StepConfig):
     """Train a smaller student to match the teacher's predictions on local text data."""
 
-    data: str  # local JSONL/JSON/CSV/TSV training file (required)
+    data: str = path_field(required=True)  # local JSONL/JSON/CSV/TSV training file (required)
     text_column: str = "text"
     label_column: str | None = "label"  # hard labels for alpha_ce when the column exists; unlabelled data works too
     student_layers: int | None = None  # blocks the student keeps, evenly spaced; default: half the teacher's

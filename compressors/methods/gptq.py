@@ -21,6 +21,7 @@ from ..errors import ConfigError, require
 from ..loaders import LOADERS
 from ..modelio import copy_tokenizer
 from ..registry import Registry
+from ..typed import path_field
 from ._calibration import check_suffix, texts_for
 from .scratch import scratch_cwd
 from .woq_stats import assert_pickle_free, weight_only_stats
@@ -73,7 +74,7 @@ class GptqConfig(StepConfig):
     desc_act: bool = False  # quantize columns by decreasing activation size: a little more accurate, slower
     sym: bool = True  # symmetric weights (no stored zero point offset)
     damp_percent: float = 0.05  # Hessian dampening, a fraction of its mean diagonal (gptqmodel's default)
-    calibration: str | None = None  # local JSONL/CSV/TXT file; default: the gate's calibration texts
+    calibration: str | None = path_field()  # local JSONL/CSV/TXT file of your texts; required to build
     text_column: str = "text"  # column holding the text in a JSONL or CSV calibration file
     num_samples: int = 128  # calibration texts used
     max_length: int = 256  # tokens kept per calibration text
@@ -137,7 +138,7 @@ def _quantize_auto_gptq(src: Path, config: GptqConfig, rows: list, out: Path, co
     model.save_quantized(str(out), use_safetensors=True)
 
 
-@register("gptq", GptqConfig, produces=ModelFormat.GPTQ)
+@register("gptq", GptqConfig, produces=ModelFormat.GPTQ, requires=("gptqmodel",))
 def gptq(model_dir: Path, config: GptqConfig, out_dir: Path, context: Context) -> Result:
     """GPTQ weight-only INT2/3/4/8 for causal LMs (gptqmodel; CUDA when present, else CPU)."""
     check_causal(context.task, "method 'gptq'")
@@ -148,7 +149,7 @@ def gptq(model_dir: Path, config: GptqConfig, out_dir: Path, context: Context) -
     backend = resolve_backend(config.backend, cuda=cuda,
                               auto_gptq_installed=importlib.util.find_spec("auto_gptq") is not None)
     texts = texts_for(config.calibration, text_column=config.text_column, num_samples=config.num_samples,
-                      fallback=context.calibration_texts, where="gptq.calibration")
+                      where="gptq.calibration")
     model_dir, out_dir = Path(model_dir).resolve(), Path(out_dir).resolve()  # before the chdir below
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=context.trust_remote_code)
     rows = calibration_rows(tokenizer, texts, config.max_length)

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError, require
 from ..modelio import copy_tokenizer, load_onnx, load_transformers
+from ..typed import path_field
 from ._calibration import check_suffix, read_texts, texts_for
 from ._qdq import linear_plans, transplant
 from ._torch_format import tied_weight_modules
@@ -35,7 +36,7 @@ TRACE_TEXTS = ["Please help me with my account today.", "Where is the parcel I o
 class IncCalibration(StepConfig):
     """Fields both INC methods share; not registered itself."""
 
-    calibration: str | None = None  # JSONL/JSON/CSV/TSV/TXT of texts; default: the gate's calibration set
+    calibration: str | None = path_field()  # JSONL/JSON/CSV/TSV/TXT of your texts; required by inc-int8-static
     text_column: str = "text"  # the column holding the text in a JSONL/JSON/CSV file
     num_samples: int = 64  # how many texts run through the observers (the first ones in the file)
     batch_size: int = 8  # calibration batch size
@@ -132,7 +133,7 @@ def _parity(ort_model, names: list[str], batch: tuple, expected) -> dict:
 def _texts(config: IncCalibration, context: Context, static: bool) -> list[str]:
     if static:  # activation scales come from these texts: they must be the team's own
         return texts_for(config.calibration, text_column=config.text_column, num_samples=config.num_samples,
-                         fallback=context.calibration_texts, where="calibration")
+                         where="calibration")
     if config.calibration is not None:
         return read_texts(config.calibration, text_column=config.text_column, num_samples=config.num_samples)
     return TRACE_TEXTS
@@ -204,13 +205,15 @@ def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Co
     return Result(ModelFormat.ONNX, stats)
 
 
-@register("inc-int8-static", IncInt8StaticConfig, produces=ModelFormat.ONNX, version=METHOD_VERSION)
+@register("inc-int8-static", IncInt8StaticConfig, produces=ModelFormat.ONNX, version=METHOD_VERSION,
+          requires=("neural_compressor", "onnx", "onnxruntime"))
 def inc_int8_static(model_dir: Path, config: IncInt8StaticConfig, out_dir: Path, context: Context) -> Result:
     """Intel Neural Compressor static INT8 (PT2E, calibrated), saved as ONNX QDQ."""
     return inc_int8(model_dir, config, out_dir, context, static=True)
 
 
-@register("inc-int8-dynamic", IncInt8DynamicConfig, produces=ModelFormat.ONNX, version=METHOD_VERSION)
+@register("inc-int8-dynamic", IncInt8DynamicConfig, produces=ModelFormat.ONNX, version=METHOD_VERSION,
+          requires=("neural_compressor", "onnx", "onnxruntime"))
 def inc_int8_dynamic(model_dir: Path, config: IncInt8DynamicConfig, out_dir: Path, context: Context) -> Result:
     """Intel Neural Compressor dynamic INT8 (PT2E), saved as ONNX QDQ."""
     return inc_int8(model_dir, config, out_dir, context, static=False)

@@ -16,6 +16,7 @@ from typing import Any
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError, require
 from ..modelio import auto_class, copy_tokenizer
+from ..typed import path_field
 from ._calibration import texts_for
 from .gptq import READERS, check_calibration, check_causal, check_weight_only
 from .scratch import scratch_cwd
@@ -44,7 +45,7 @@ class IncGptqInt4Config(StepConfig):
     sym: bool = True
     desc_act: bool = False  # INC's act_order: quantize columns by decreasing activation size
     damp_percent: float = 0.01  # Hessian dampening (INC's percdamp default)
-    calibration: str | None = None  # local JSONL/CSV/TXT file; default: the gate's calibration texts
+    calibration: str | None = path_field()  # local JSONL/CSV/TXT file of your texts; required to build
     text_column: str = "text"
     num_samples: int = 128
     max_length: int = 256
@@ -149,7 +150,7 @@ def quantize_inc(model_dir: Path, out_dir: Path, context: Context, qconfig, *, m
     return Result(ModelFormat.GPTQ, stats)
 
 
-@register("inc-rtn-int4", IncRtnInt4Config, produces=ModelFormat.GPTQ)
+@register("inc-rtn-int4", IncRtnInt4Config, produces=ModelFormat.GPTQ, requires=("neural_compressor",))
 def inc_rtn_int4(model_dir: Path, config: IncRtnInt4Config, out_dir: Path, context: Context) -> Result:
     """INT4 weight-only round-to-nearest through Intel Neural Compressor (CPU, no calibration)."""
     inc = require("neural_compressor.torch.quantization", extra="inc", purpose="method 'inc-rtn-int4'")
@@ -157,12 +158,12 @@ def inc_rtn_int4(model_dir: Path, config: IncRtnInt4Config, out_dir: Path, conte
     return quantize_inc(model_dir, out_dir, context, qconfig, method="inc-rtn-int4")
 
 
-@register("inc-gptq-int4", IncGptqInt4Config, produces=ModelFormat.GPTQ)
+@register("inc-gptq-int4", IncGptqInt4Config, produces=ModelFormat.GPTQ, requires=("neural_compressor",))
 def inc_gptq_int4(model_dir: Path, config: IncGptqInt4Config, out_dir: Path, context: Context) -> Result:
     """INT4 weight-only GPTQ through Intel Neural Compressor (CPU, calibrated)."""
     inc = require("neural_compressor.torch.quantization", extra="inc", purpose="method 'inc-gptq-int4'")
     texts = texts_for(config.calibration, text_column=config.text_column, num_samples=config.num_samples,
-                      fallback=context.calibration_texts, where="inc-gptq-int4.calibration")
+                      where="inc-gptq-int4.calibration")
     qconfig = inc.GPTQConfig(bits=BITS, group_size=config.group_size, use_sym=config.sym,
                              act_order=config.desc_act, percdamp=config.damp_percent,
                              model_path=str(Path(model_dir).resolve()), use_layer_wise=False)

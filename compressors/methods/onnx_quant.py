@@ -226,7 +226,8 @@ def quantize_with(model_dir: Path, out_dir: Path, context: Context, quantize: Qu
     return Result(ModelFormat.ONNX, {**stats, **fusion})
 
 
-@register("onnx-dynamic-int8", OnnxDynamicInt8Config, produces=ModelFormat.ONNX, version=METHOD_VERSION)
+@register("onnx-dynamic-int8", OnnxDynamicInt8Config, produces=ModelFormat.ONNX, version=METHOD_VERSION,
+          requires=("onnx", "onnxruntime"))
 def onnx_dynamic_int8(model_dir: Path, config: OnnxDynamicInt8Config, out_dir: Path, context: Context) -> Result:
     """ONNX Runtime dynamic INT8 (x86 VNNI/AVX2 and arm64 presets), optionally on the fused graph."""
     preset = resolve_preset(config.preset, context.hardware)

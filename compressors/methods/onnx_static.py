@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError, ConfigError, did_you_mean
+from ..typed import path_field
 from ._calibration import check_suffix, texts_for
 from .onnx_quant import METHOD_VERSION, OrtPreset, has_subgraphs, preset_settings, quantize_with, resolve_preset
 
@@ -35,7 +36,7 @@ class CalibrationMethod(str, Enum):
 class OnnxStaticInt8Config(StepConfig):
     """INT8 weights and activations; activation scales fixed ahead of time from calibration texts."""
 
-    calibration: str | None = None  # JSONL/JSON/CSV/TSV/TXT of texts; default: the gate's calibration set
+    calibration: str | None = path_field()  # JSONL/JSON/CSV/TSV/TXT of your texts; required to build
     text_column: str = "text"  # the column holding the text in a JSONL/JSON/CSV file
     num_samples: int = 128  # how many texts to calibrate on (the first ones in the file)
     # Not named ``method``: that key of a recipe step names the compression method itself.
@@ -110,13 +111,14 @@ def _check_operators(operators: list[str]) -> None:
                               f"{did_you_mean(op, known)} Valid: {', '.join(known)}")
 
 
-@register("onnx-static-int8", OnnxStaticInt8Config, produces=ModelFormat.ONNX, version=METHOD_VERSION)
+@register("onnx-static-int8", OnnxStaticInt8Config, produces=ModelFormat.ONNX, version=METHOD_VERSION,
+          requires=("onnx", "onnxruntime"))
 def onnx_static_int8(model_dir: Path, config: OnnxStaticInt8Config, out_dir: Path, context: Context) -> Result:
     """ONNX Runtime static INT8 (QDQ), calibrated on local texts."""
     from onnxruntime.quantization.registry import QDQRegistry
 
     texts = texts_for(config.calibration, text_column=config.text_column, num_samples=config.num_samples,
-                      fallback=context.calibration_texts, where="calibration")
+                      where="calibration")
     preset = resolve_preset(config.preset, context.hardware)
     settings = preset_settings(preset, static=True, per_channel=config.per_channel, reduce_range=config.reduce_range)
     operators = list(config.operators) or list(QDQRegistry)  # [] = optimum's preset list for static QDQ

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError, ConfigError
+from ..typed import path_field
 from .attention_heads import head_counts, head_mask, load_head_pruned, load_model_dir, record_heads, \
     recorded_heads, remove_heads
 from .modelparts import count_parameters, save_model
@@ -32,7 +33,7 @@ class HeadPruningConfig(StepConfig):
 
     fraction: float | None = None  # share of all heads to remove, in (0, 1); 0.25 when heads_per_layer is unset
     heads_per_layer: int | None = None  # instead of fraction: remove this many heads from every layer
-    calibration: str | None = None  # local JSONL/JSON/CSV file; default: the target's calibration texts
+    calibration: str | None = path_field()  # local JSONL/JSON/CSV file of your texts; required to build
     text_column: str = "text"
     label_column: str | None = "label"  # used when present (classification); else the model's own predictions
     num_samples: int = 128  # calibration examples read from the start of the file
@@ -51,18 +52,16 @@ class HeadPruningConfig(StepConfig):
                 raise ValueError(f"{key} = {getattr(self, key)!r} is invalid: expected a positive integer")
 
 
-def calibration_data(config: HeadPruningConfig, context: Context, label2id: dict) -> tuple[list[str], list | None]:
-    if config.calibration is not None:
-        rows = read_rows(config.calibration, where="calibration")[: config.num_samples]
-        texts = texts_of(rows, config.text_column, where="text_column")
-        labels = labels_of(rows, config.label_column, label2id, where="label_column") if label2id else None
-        return texts, labels
-    if context.calibration_texts is None:
+def calibration_data(config: HeadPruningConfig, label2id: dict) -> tuple[list[str], list | None]:
+    if config.calibration is None:
         raise ConfigError(
             "prune-heads needs calibration data to measure head importance: "
             "set calibration = \"data/calib.jsonl\" (a local JSONL/CSV file with a text column)"
         )
-    return list(context.calibration_texts())[: config.num_samples], None
+    rows = read_rows(config.calibration, where="calibration")[: config.num_samples]
+    texts = texts_of(rows, config.text_column, where="text_column")
+    labels = labels_of(rows, config.label_column, label2id, where="label_column") if label2id else None
+    return texts, labels
 
 
 def task_loss(task: str, model: Any, enc: dict, labels):
@@ -151,7 +150,7 @@ def prune_heads(model_dir: Path, config: HeadPruningConfig, out_dir: Path, conte
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     label2id = dict(model.config.label2id) if context.task == "text-classification" else {}
-    texts, labels = calibration_data(config, context, label2id)
+    texts, labels = calibration_data(config, label2id)
     importance = head_importance(model, tokenizer, texts, labels, config, context.task)
     removal = heads_to_remove(importance, config)
     before = count_parameters(model)

@@ -5,10 +5,11 @@ turn and check that some key changes, unless the field is listed in ``NOT_IN_KEY
 cached result depends on it. A field added to the config without either fails that test.
 
 - an artifact (one recipe stage): its parent's key, the method, the method's version, the canonical
-  step parameters and the bytes of files the step reads, the hardware preset, the model task,
-  trust_remote_code, the seed and the library versions;
-- examples: the data's bytes, the task type, its options and the bytes of files they name, the split,
-  ``max_examples``, what the task type adds (``key_parts``: a custom scorer's code) and the libraries;
+  step parameters (declared paths as written) and the bytes of the files its declared path fields name,
+  the hardware preset, the model task, trust_remote_code, the seed and the library versions;
+- examples: the data's bytes, the task type, its options and the bytes of the files their declared path
+  fields name, the split, ``max_examples``, what the task type adds (``key_parts``: a custom scorer's
+  code) and the libraries;
 - predictions: the model's key, the examples' key, how they are batched (``batch_size``: dynamic INT8
   computes activation scales per batch), the task type's version, the model task and trust_remote_code
   (which decide the class and the code that loads the model), the seed, the device and, for early
@@ -21,9 +22,14 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from compressors.typed import path_fields, relative_paths
 
 from .keys import hash_path, make_key
+
+if TYPE_CHECKING:
+    from compressors.pipeline import RecipeStep
 
 # Config fields that are in no key, and why no cached result depends on them.
 NOT_IN_KEYS: Mapping[str, str] = {
@@ -43,7 +49,6 @@ NOT_IN_KEYS: Mapping[str, str] = {
     "TaskConfig.metric": "computed on every run from cached predictions (which hold every metric's scores)",
     "TaskConfig.thresholds": "applied on every run; early stopping keys each chunk by its example indices",
     "TaskConfig.target_overrides": "thresholds, applied on every run",
-    "TaskConfig.weight": "weights a task in the report's summary",
     **{f"Thresholds.{name}": "applied on every run to cached predictions (early-stop chunks are keyed by "
        "their example indices)" for name in ("max_drop", "max_relative_drop", "min_score", "decision",
                                              "confidence", "max_drop_increase", "inconclusive")},
@@ -60,15 +65,16 @@ class GateKeys:
 
     # -- artifacts ---------------------------------------------------------------------------
 
-    def stage(self, parent_key: str, target: Any, raw_step: Mapping[str, Any], index: int) -> str:
-        from compressors.base import parse_step, step_params
+    def stage(self, parent_key: str, target: Any, step: RecipeStep, index: int | None = None) -> str:
+        """The key of one recipe step built on ``parent_key``. Its declared paths enter the key as the user
+        wrote them (relative to the config's folder) and the files they name by their bytes."""
+        from compressors.base import step_params
 
-        method, step_config = parse_step(self.resolve_files(raw_step), f"targets.{target.name}.recipe[{index}]")
         source = self.config.source
-        return make_key(kind="artifact", parent=parent_key, method=method.name, method_version=method.version,
-                        params=step_params(step_config), files=self.file_hashes(raw_step),
-                        hardware=target.hardware, task=source.task, trust_remote_code=source.trust_remote_code,
-                        seed=self.config.seed, libraries=self.versions)
+        return make_key(kind="artifact", parent=parent_key, method=step.method.name, method_version=step.method.version,
+                        params=step_params(relative_paths(step.config, self.config.root)),
+                        files=self.file_hashes(step.config), hardware=target.hardware, task=source.task,
+                        trust_remote_code=source.trust_remote_code, seed=self.config.seed, libraries=self.versions)
 
     def stages(self, target: Any, source_key: str) -> list[str]:
         """Every stage's key of ``target``'s recipe, each from its parent's, without building anything."""
@@ -78,36 +84,30 @@ class GateKeys:
             keys.append(parent)
         return keys
 
-    def resolve_files(self, step: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: (str(self.config.root / v) if self.is_file(v) else v) for k, v in step.items()}
-
-    def file_hashes(self, step: Mapping[str, Any]) -> dict[str, str]:
-        """Files a step reads (calibration or training data) are keyed by their bytes, not their path."""
-        return {k: hash_path(self.config.root / v) for k, v in step.items() if self.is_file(v)}
-
-    def is_file(self, value: Any) -> bool:
-        return isinstance(value, str) and value != "" and (self.config.root / value).is_file()
+    @staticmethod
+    def file_hashes(config: Any) -> dict[str, Any]:
+        """The bytes of the files a config's declared path fields name (calibration or training data, a
+        corpus, a custom task's files), by field; a table of paths gives a table of hashes. Nothing else is
+        taken for a file, however its value reads. Missing files are preflight's to report."""
+        hashes: dict[str, Any] = {}
+        for name in path_fields(config):
+            value = getattr(config, name)
+            if isinstance(value, str) and os.path.exists(value):
+                hashes[name] = hash_path(value)
+            elif isinstance(value, Mapping):
+                found = {k: hash_path(v) for k, v in value.items() if isinstance(v, str) and os.path.exists(v)}
+                if found:
+                    hashes[name] = found
+        return hashes
 
     # -- examples and predictions ------------------------------------------------------------
 
     def option_files(self, task: Any) -> tuple[Any, dict[str, Any]]:
-        """Task options with file paths resolved against the config's folder, and those files' hashes
+        """A task's options (their declared paths resolved when the config loaded) and those files' hashes
         (a retrieval corpus edited in place must miss the cache)."""
         if not dataclasses.is_dataclass(task.options) or isinstance(task.options, type):
             return task.options, {}
-        resolved: dict[str, Any] = {}  # a path, or a table of named paths
-        hashes: dict[str, Any] = {}
-        for f in dataclasses.fields(task.options):
-            value = getattr(task.options, f.name)
-            if self.is_file(value):
-                resolved[f.name] = str(self.config.root / value)
-                hashes[f.name] = hash_path(self.config.root / value)
-            elif isinstance(value, dict):  # a table of named files (a custom task's files)
-                files = {k: v for k, v in value.items() if self.is_file(v)}
-                if files:
-                    resolved[f.name] = {**value, **{k: str(self.config.root / v) for k, v in files.items()}}
-                    hashes[f.name] = {k: hash_path(self.config.root / v) for k, v in files.items()}
-        return dataclasses.replace(task.options, **resolved), hashes
+        return task.options, self.file_hashes(task.options)
 
     def examples(self, task: Any) -> str:
         from ..tasks import TASK_TYPES
@@ -117,9 +117,16 @@ class GateKeys:
         code = TASK_TYPES.get(task.type).key_parts(task.options, f"tasks.{task.name}")
         return make_key(kind="examples", format=2,
                         data=hash_path(data_path) if os.path.exists(data_path) else data_path,
-                        type=task.type, options=task.options, files=self.option_files(task)[1], split=task.split,
+                        type=task.type, options=self.keyed_options(task), files=self.option_files(task)[1],
+                        split=task.split,
                         max_examples=task.max_examples, libraries=self.versions,
                         **({"code": code} if code else {}))
+
+    def keyed_options(self, task: Any) -> Any:
+        """The options as they enter the examples' key: declared paths as written, relative to the config."""
+        if not dataclasses.is_dataclass(task.options) or isinstance(task.options, type):
+            return task.options
+        return relative_paths(task.options, self.config.root)
 
     def predictions(self, task: Any, model_key: str, *, subset: Sequence[int] | None, device: str) -> str:
         from ..tasks import TASK_TYPES

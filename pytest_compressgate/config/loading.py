@@ -5,6 +5,7 @@ Every error names the file, the key path, the bad value and what would be valid.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from collections.abc import Mapping
@@ -12,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from compressors.errors import ConfigError, did_you_mean
-from compressors.pipeline import validate_recipe
-from compressors.typed import coerce, from_mapping
+from compressors.pipeline import parse_recipe
+from compressors.typed import coerce, from_mapping, resolve_paths
 
 from ..locate import CONFIG_FILE, find_config  # noqa: F401  (re-exported)
 from .schema import THRESHOLD_KEYS, GateConfig, SourceConfig, TargetConfig, TaskConfig, Thresholds
@@ -24,7 +25,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TOP_KEYS = ("source", "targets", "tasks", "cache_dir", "registry", "seed", "holm")
-TASK_KEYS = ("data", "type", "metric", "split", "max_examples", "batch_size", "weight", "targets")
+TASK_KEYS = ("data", "type", "metric", "split", "max_examples", "batch_size", "targets")
 TARGET_KEYS = ("hardware", "recipe", "min_size_ratio", "min_speedup", "max_latency_ms", "stages")
 
 
@@ -93,11 +94,12 @@ def build_config(table: Mapping[str, Any], *, path: Path, prefix: str = "") -> G
     if not tasks_table:
         raise ConfigError(f"{_key(prefix, 'tasks')}: declare at least one task, e.g. [tool.compressgate.tasks.intent]")
     targets = {
-        name: build_target(name, require_table(t, _key(prefix, "targets", name)), _key(prefix, "targets", name))
+        name: build_target(name, require_table(t, _key(prefix, "targets", name)), _key(prefix, "targets", name), root)
         for name, t in targets_table.items()
     }
     tasks = {
-        name: build_task(name, require_table(t, _key(prefix, "tasks", name)), _key(prefix, "tasks", name), targets)
+        name: build_task(name, require_table(t, _key(prefix, "tasks", name)), _key(prefix, "tasks", name), targets,
+                         root)
         for name, t in tasks_table.items()
     }
     check_source_task(source.task, tasks, prefix)
@@ -138,7 +140,8 @@ def check_source_task(source_task: str, tasks: Mapping[str, TaskConfig], prefix:
                 f"{', '.join(fitting)}.")
 
 
-def build_target(name: str, table: Mapping[str, Any], where: str) -> TargetConfig:
+def build_target(name: str, table: Mapping[str, Any], where: str, root: Path) -> TargetConfig:
+    """A target, its recipe parsed once into typed steps (paths resolved against ``root``, backends checked)."""
     from ..targets import PRESETS
 
     check_keys(table, TARGET_KEYS, where)
@@ -147,10 +150,9 @@ def build_target(name: str, table: Mapping[str, Any], where: str) -> TargetConfi
     hardware = coerce(table["hardware"], str, f"{where}.hardware")
     if hardware not in PRESETS:
         raise ConfigError(f"{where}.hardware: {PRESETS.unknown_message(hardware)}")
-    recipe = table.get("recipe")
-    if not isinstance(recipe, list):
-        raise ConfigError(f"{where}.recipe must be a list of steps, e.g. [{{ method = \"onnx-dynamic-int8\" }}]")
-    validate_recipe(recipe, f"{where}.recipe")
+    recipe = parse_recipe(table.get("recipe"), f"{where}.recipe", root=root, check_backends=True)
+    # later messages (preflight, builds) name a step as the config's own keys do, without the table prefix
+    recipe = tuple(dataclasses.replace(s, where=f"targets.{name}.recipe[{i}]") for i, s in enumerate(recipe))
     gates = {k: positive(coerce(table[k], float | None, f"{where}.{k}"), f"{where}.{k}")
              for k in TARGET_KEYS[2:5] if k in table}
     stages = {}
@@ -159,8 +161,7 @@ def build_target(name: str, table: Mapping[str, Any], where: str) -> TargetConfi
         if not re.fullmatch(r"[0-9]+", str(index)) or int(index) >= len(recipe):
             raise ConfigError(f"{where}.stages.{index}: expected a stage number from 0 to {len(recipe) - 1}")
         stages[int(index)] = threshold_override(override, f"{where}.stages.{index}")
-    return TargetConfig(name=name, hardware=hardware, recipe=[dict(s) for s in recipe], stage_thresholds=stages,
-                        **gates)
+    return TargetConfig(name=name, hardware=hardware, recipe=recipe, stage_thresholds=stages, **gates)
 
 
 def nonnegative_seed(value: int, where: str) -> int:
@@ -185,7 +186,8 @@ def threshold_override(table: Any, where: str) -> dict[str, Any]:
     return {key: getattr(validated, key) for key in table}
 
 
-def build_task(name: str, table: Mapping[str, Any], where: str, targets: Mapping[str, TargetConfig]) -> TaskConfig:
+def build_task(name: str, table: Mapping[str, Any], where: str, targets: Mapping[str, TargetConfig],
+               root: Path) -> TaskConfig:
     from ..tasks import TASK_TYPES
 
     task_type = coerce(table.get("type", "text-classification"), str, f"{where}.type")
@@ -207,6 +209,7 @@ def build_task(name: str, table: Mapping[str, Any], where: str, targets: Mapping
         overrides[target] = threshold_override(override, f"{where}.targets.{target}")
     options = from_mapping(spec.options_cls, {k: table[k] for k in option_keys if k in table}, where)
     spec.check_task(metric, options, where)
+    options = resolve_paths(options, root)  # the declared path fields, against the config file's folder
     return TaskConfig(
         name=name,
         data=coerce(table["data"], str, f"{where}.data"),
@@ -216,7 +219,6 @@ def build_task(name: str, table: Mapping[str, Any], where: str, targets: Mapping
         max_examples=positive(coerce(table.get("max_examples"), int | None, f"{where}.max_examples"),
                               f"{where}.max_examples"),
         batch_size=positive(coerce(table.get("batch_size", 32), int, f"{where}.batch_size"), f"{where}.batch_size"),
-        weight=positive(coerce(table.get("weight", 1.0), float, f"{where}.weight"), f"{where}.weight"),
         thresholds=thresholds,
         target_overrides=overrides,
         options=options,

@@ -11,6 +11,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from compressors.pipeline import RecipeStep
+
 from ..modes import DecisionMode, Inconclusive
 
 
@@ -87,8 +89,7 @@ class TaskConfig:
     batch_size: int = 32
     thresholds: Thresholds = field(default_factory=Thresholds)
     target_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    options: Any = None  # the task type's own typed options (column names, ...)
-    weight: float = 1.0
+    options: Any = None  # the task type's own typed options (column names, ...; declared paths absolute)
 
     def thresholds_for(self, target: str) -> Thresholds:
         override = self.target_overrides.get(target)
@@ -99,7 +100,8 @@ class TaskConfig:
 class TargetConfig:
     name: str
     hardware: str
-    recipe: list[dict[str, Any]]
+    # parsed once, when the config loads: each step's method, typed config (paths resolved) and table as written
+    recipe: tuple[RecipeStep, ...]
     min_size_ratio: float | None = None
     min_speedup: float | None = None
     max_latency_ms: float | None = None

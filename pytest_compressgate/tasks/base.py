@@ -200,7 +200,24 @@ class TaskType:
         return None
 
 
-TASK_TYPES: Registry[TaskType] = Registry("task type")
+def _adopt_task_type(loaded: Any) -> TaskType:
+    """An entry point's task type: a TaskType subclass (instantiated) or an instance."""
+    if isinstance(loaded, type) and issubclass(loaded, TaskType):
+        return loaded()
+    if isinstance(loaded, TaskType):
+        return loaded
+    raise TypeError(f"expected a TaskType subclass, got {type(loaded).__name__}")
+
+
+def _builtin_task_types() -> None:
+    import importlib
+
+    importlib.import_module("pytest_compressgate.tasks")  # registers the built-in types and metrics
+
+
+# Installed packages add task types through the ``pytest_compressgate.task_types`` entry-point group.
+TASK_TYPES: Registry[TaskType] = Registry("task type", group="pytest_compressgate.task_types",
+                                          builtins=_builtin_task_types, adopt=_adopt_task_type)
 
 
 def register_task_type(task_type: type[TaskType]) -> type[TaskType]:

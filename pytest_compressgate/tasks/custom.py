@@ -48,6 +48,7 @@ import numpy as np
 
 from compressors.errors import ConfigError
 from compressors.registry import Registry
+from compressors.typed import path_field
 
 from .base import Examples, LoadedModel, Predictions, Progress, SourceAccess, batches, register_task_type
 from .classification import one_class_collapse
@@ -56,9 +57,18 @@ from .metrics import METRICS, Metric, mean_of, register_metric
 from .scoring import StoredScoresTask
 
 Scorer = Callable[..., Sequence[Any]]
-SCORERS: Registry[Scorer] = Registry("scorer")
-PREDICTORS: Registry[Scorer] = Registry("predictor")
-SETUPS: Registry[Callable[..., Any]] = Registry("setup")
+
+
+def _callable(loaded: Any) -> Callable[..., Any]:
+    if not callable(loaded):
+        raise TypeError(f"expected a function, got {type(loaded).__name__}")
+    return loaded
+
+
+# Installed packages add functions through these entry-point groups (``name = "package.module:function"``).
+SCORERS: Registry[Scorer] = Registry("scorer", group="pytest_compressgate.scorers", adopt=_callable)
+PREDICTORS: Registry[Scorer] = Registry("predictor", group="pytest_compressgate.predictors", adopt=_callable)
+SETUPS: Registry[Callable[..., Any]] = Registry("setup", group="pytest_compressgate.setups", adopt=_callable)
 SCORE_METRICS = ("mean_score", "pass_rate")  # the scorer's metrics; every other metric compares predictions
 
 
@@ -139,7 +149,7 @@ class CustomOptions:
     setup: str | None = None  # fn(source, task) -> state, once per session with the source model
     input_columns: tuple[str, ...] = ("text",)  # each example's input: a dict of these columns
     reference_column: str | None = None  # the references predictions are compared with
-    files: dict[str, str] = field(default_factory=dict)  # name -> file the functions read (bytes keyed)
+    files: dict[str, str] = path_field(default_factory=dict)  # name -> file the functions read (bytes keyed)
     params: dict[str, Any] = field(default_factory=dict)  # free parameters for the functions (keyed)
     timing_column: str | None = None  # the text input timed for speed; default: the first text column
 

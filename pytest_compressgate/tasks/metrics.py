@@ -28,7 +28,21 @@ class Metric:
         return float(self.compute(predictions, references))
 
 
-METRICS: Registry[Metric] = Registry("metric")
+def _adopt_metric(loaded: Any) -> Metric:
+    if not isinstance(loaded, Metric):
+        raise TypeError(f"expected a pytest_compressgate.tasks.Metric, got {type(loaded).__name__}")
+    return loaded
+
+
+def _builtin_metrics() -> None:
+    import importlib
+
+    importlib.import_module("pytest_compressgate.tasks")  # the task modules register their metrics too
+
+
+# Installed packages add metrics through the ``pytest_compressgate.metrics`` entry-point group.
+METRICS: Registry[Metric] = Registry("metric", group="pytest_compressgate.metrics", builtins=_builtin_metrics,
+                                     adopt=_adopt_metric)
 
 
 def mean_of(per_example: Callable[[Sequence[Any], Sequence[Any]], np.ndarray]):

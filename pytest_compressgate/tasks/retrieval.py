@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from compressors.errors import ConfigError
+from compressors.typed import path_field
 
 from .base import Examples, LoadedModel, Predictions, Progress, batches, register_task_type
 from .data import load_rows, require_columns
@@ -39,7 +40,7 @@ from .scoring import PER_EXAMPLE, StoredScoresTask, require_positive
 class RetrievalOptions:
     query_column: str = "query"
     relevant_column: str = "relevant"  # with a corpus file: the relevant doc id, or a list of ids
-    corpus: str | None = None  # a file of documents; without it, the data's document_column is the corpus
+    corpus: str | None = path_field()  # a file of documents; without it, the data's document_column is the corpus
     doc_id_column: str = "id"
     doc_text_column: str = "text"
     document_column: str = "document"  # without a corpus file: each query's relevant document text

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from compressors.base import METHODS
+from compressors.pipeline import RecipeStep, parse_recipe
 from compressors.typed import from_mapping
 from pytest_compressgate.cache.gate_keys import NOT_IN_KEYS, every_key
 from pytest_compressgate.config.schema import GateConfig, SourceConfig, TargetConfig, TaskConfig, Thresholds
@@ -69,10 +69,14 @@ def project(tmp_path: Path) -> dict[str, Path]:
             "other": tmp_path / "other.jsonl"}
 
 
+def recipe(*steps: dict[str, Any]) -> tuple[RecipeStep, ...]:
+    return parse_recipe(list(steps), "targets.t.recipe")
+
+
 def base_config(p: dict[str, Path], task_type: str) -> GateConfig:
     options = from_mapping(TASK_TYPES.get(task_type).options_cls, BASE_OPTIONS.get(task_type, {}), "options")
-    target = TargetConfig(name="t", hardware="cpu", recipe=[{"method": "prune-magnitude", "sparsity": 0.3},
-                                                            {"method": "torch-dynamic-int8"}])
+    target = TargetConfig(name="t", hardware="cpu", recipe=recipe({"method": "prune-magnitude", "sparsity": 0.3},
+                                                                  {"method": "torch-dynamic-int8"}))
     task = TaskConfig(name="q", data=str(p["data"]), type=task_type, options=options,
                       metric=TASK_TYPES.get(task_type).default_metric)
     return GateConfig(path=p["root"] / "pyproject.toml", root=p["root"],
@@ -93,7 +97,8 @@ def changed(owner: str, f: dataclasses.Field, value: Any, hint: Any, p: dict[str
              "SourceConfig.model": str(p["copy"]), "SourceConfig.task": "feature-extraction",
              "TargetConfig.hardware": "x86-avx2", "TaskConfig.data": str(p["other"]),
              "TaskConfig.type": "embedding-similarity",
-             "TargetConfig.recipe": [{"method": "prune-magnitude", "sparsity": 0.4}, {"method": "torch-dynamic-int8"}],
+             "TargetConfig.recipe": recipe({"method": "prune-magnitude", "sparsity": 0.4},
+                                           {"method": "torch-dynamic-int8"}),
              "TargetConfig.stage_thresholds": {0: {"max_drop": 0.1}},
              "TaskConfig.target_overrides": {"t": {"max_drop": 0.1}},
              "TaskConfig.thresholds": Thresholds(max_drop=0.5), "Thresholds.confidence": 0.9}
@@ -183,18 +188,19 @@ def test_batch_size_rekeys_predictions_only(project) -> None:
     assert moved == {k for k in before if k.startswith("predictions:")}
 
 
-def test_a_method_version_rekeys_its_stage_and_what_follows(project, monkeypatch) -> None:
+def test_a_method_version_rekeys_its_stage_and_what_follows(project) -> None:
     config = base_config(project, "text-classification")  # recipe: prune-magnitude, then torch-dynamic-int8
     before = keys_of(config)
-    method = METHODS.get("torch-dynamic-int8")
-    monkeypatch.setitem(METHODS._items, method.name, dataclasses.replace(method, version=method.version + 1))
-    after = keys_of(config)
-    moved = {k for k in before if before[k] != after[k]}
+
+    def bumped(index: int) -> GateConfig:  # the step's method as a newer release would register it
+        steps = list(config.targets["t"].recipe)
+        method = steps[index].method
+        steps[index] = dataclasses.replace(steps[index], method=dataclasses.replace(method, version=method.version + 1))
+        return dataclasses.replace(config, targets={"t": dataclasses.replace(config.targets["t"], recipe=tuple(steps))})
+
+    moved = {k for k, v in keys_of(bumped(1)).items() if before[k] != v}
     assert moved == {"artifact:t:1", "predictions:q:t:1"}
-    monkeypatch.undo()
-    method = METHODS.get("prune-magnitude")
-    monkeypatch.setitem(METHODS._items, method.name, dataclasses.replace(method, version=method.version + 1))
-    moved = {k for k, v in keys_of(config).items() if before[k] != v}
+    moved = {k for k, v in keys_of(bumped(0)).items() if before[k] != v}
     assert moved == {"artifact:t:0", "artifact:t:1", "predictions:q:t:0", "predictions:q:t:1"}
 
 

@@ -37,8 +37,6 @@ def test_errors_name_the_file_line_and_column(tmp_path) -> None:
         check_suffix("data.parquet", "calibration")
 
 
-def test_falls_back_to_the_gates_texts_then_fails() -> None:
-    assert texts_for(None, text_column="text", num_samples=2, fallback=lambda: ["a", "", "b", "c"],
-                     where="calibration") == ["a", "b"]
+def test_without_a_calibration_file_the_step_stops_naming_the_key() -> None:
     with pytest.raises(ConfigError, match="calibration is required"):
-        texts_for(None, text_column="text", num_samples=2, fallback=None, where="calibration")
+        texts_for(None, text_column="text", num_samples=2, where="calibration")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from compressors import CompressionError, ConfigError, Context, compress, parse_step
+from compressors import CompressionError, ConfigError, compress, parse_step
 from compressors.loaders import load_model, load_tokenizer
 
 
@@ -52,16 +51,6 @@ def test_histogram_calibration(calibration_method, tiny_classifier_dir, calibrat
     assert artifact.stats["calibration_method"] == calibration_method
     assert artifact.stats["preset"] == "arm64"
     assert_close_to_source(load_model(artifact.path, task="text-classification"))
-
-
-def test_falls_back_to_the_gates_calibration_texts(tiny_classifier_dir, tmp_path) -> None:
-    from tests.tinymodels import make_rows
-
-    texts = [r["text"] for r in make_rows(12, seed=3)]
-    context = Context(calibration_texts=lambda: texts)
-    artifact = compress(tiny_classifier_dir, {"method": "onnx-static-int8"}, tmp_path / "art", context=context)
-    assert artifact.stats["calibration_samples"] == 12
-    assert json.loads((artifact.path / "compressgate-manifest.json").read_text())["format"] == "onnx"
 
 
 def test_without_any_calibration_texts_names_the_key(tiny_classifier_dir, tmp_path) -> None:

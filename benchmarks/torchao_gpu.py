@@ -2,17 +2,18 @@
 loaded the way the gate loads it (``load_model(..., device="cuda")``), on one GPU, side by side.
 
 The model is built from a config with random weights (no hub here), so the figures are sizes and speeds
-only: quality is measured in tests and on the docs_lm example, on trained models. Printed for each model:
-bytes stored and bits per quantized weight (from the manifest), the matmul op a profiled forward ran,
-prefill timed by the gate's own ``measure_speed`` (batch-1 latency of a <=128-token text, batch-16
-throughput; models taking turns), and greedy decoding at batch 1 and 16 from a 128-token prompt into a
-static KV cache. Decoding replays one captured CUDA graph per token where capture works (it removes the
-per-kernel launch cost that dominates eager decoding) and falls back to eager with the reason printed;
-graph and eager tokens are compared first. Beside each figure: the weight-bandwidth bound, bytes of
-weights one forward reads over the copy bandwidth measured here.
+only: quality is measured in tests and on the docs_lm example, on trained models. For each model: bytes
+stored and bits per quantized weight (from the manifest); greedy decoding from a 128-token prompt into a
+static KV cache, each step compiled by torch.compile (``--compile``; the same settings for every model)
+and replayed as one captured CUDA graph per token; at batch 1 timed by the gate's own
+``performance.measure_timings`` (its rounds, speedup interval and contention checks; each call it makes
+decodes ``--new-tokens`` tokens), at batch 16 by turns of the models; the GPU kernels one compiled step
+ran (profiled); and prefill of a ``--prefill``-token prompt at batch 1 and 16 (eager kernels replayed as
+a CUDA graph). Beside each figure: the weight-bandwidth bound, bytes of weights one forward reads over
+the copy bandwidth measured here, and for prefill the bf16 matrix-rate floor.
 
     python benchmarks/torchao_gpu.py [--layers 32 --hidden 4096 --intermediate 11008 --heads 32 --vocab 32000]
-                                     [--methods torchao-int4-weight-only --compile default]
+                                     [--methods torchao-int4-gemv,torchao-int4-weight-only:64 --compile none]
 """
 
 from __future__ import annotations
@@ -28,16 +29,20 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-METHODS = ("torchao-int4-weight-only", "torchao-int8-weight-only", "torchao-int8-dynamic",
-           "torchao-fp8-weight-only", "torchao-fp8-dynamic")
-PROMPT, CHECK_STEPS = 128, 8
+from torchao_gpu_decode import PROMPT  # noqa: E402 - beside this script
+
+METHODS = ("torchao-int4-gemv", "torchao-int4-weight-only", "torchao-fp8-dynamic", "torchao-int8-weight-only",
+           "torchao-fp8-weight-only", "torchao-int8-dynamic")
+BF16_FLOPS = 790e12  # bf16 matrix rate on random data measured on an H200 here (8192^3 products)
 
 
-def copy_bandwidth(gib: float = 4.0) -> float:
+def copy_bandwidth(device: str, gib: float = 4.0) -> float:
     """Bytes per second of a device-to-device copy, counting bytes read plus bytes written (median of 10)."""
     import torch
 
-    src = torch.randint(0, 255, (int(gib * 2**30),), dtype=torch.uint8, device="cuda")
+    if not device.startswith("cuda"):
+        return float("nan")
+    src = torch.randint(0, 255, (int(gib * 2**30),), dtype=torch.uint8, device=device)
     dst = torch.empty_like(src)
     samples = []
     for i in range(13):
@@ -52,130 +57,35 @@ def copy_bandwidth(gib: float = 4.0) -> float:
     return 2 * gib * 2**30 / statistics.median(samples)
 
 
-def forward_bytes(model) -> int:
-    """Bytes of weights one forward pass reads: every parameter as resident on the GPU (a quantized
-    weight's values and scales), less the input embedding table, of which only the tokens' rows are read."""
+def forward_bytes(model, rows: int = 1) -> int:
+    """Bytes of weights one forward pass of ``rows`` token rows reads: every parameter as resident on the GPU
+    (a quantized weight's values and scales), less the input embedding table (only the tokens' rows are
+    read); a fused-GEMV layer at one row reads its stored INT4 bytes instead of tinygemm's copy."""
     total, seen = 0, set()
-    for name, p in model.named_parameters():
-        if id(p) in seen:
-            continue
-        seen.add(id(p))
-        names = list(getattr(p, "tensor_data_names", [])) + list(getattr(p, "optional_tensor_data_names", []))
-        parts = [getattr(p, n) for n in names if getattr(p, n, None) is not None] or [p]
-        size = sum(t.numel() * t.element_size() for t in parts)
-        tied = model.get_output_embeddings() is not None and model.get_output_embeddings().weight is p
-        total += 0 if ("embed_tokens" in name and not tied) else size
+    head = model.get_output_embeddings()
+    for module_name, module in model.named_modules():
+        gemv = rows == 1 and hasattr(module, "gemv_qdata")
+        for name, p in module.named_parameters(recurse=False):
+            if id(p) in seen or (gemv and name == "weight"):
+                continue
+            seen.add(id(p))
+            names = list(getattr(p, "tensor_data_names", [])) + list(getattr(p, "optional_tensor_data_names", []))
+            parts = [getattr(p, n) for n in names if getattr(p, n, None) is not None] or [p]
+            tied = head is not None and head.weight is p
+            if "embed_tokens" not in module_name or tied:
+                total += sum(t.numel() * t.element_size() for t in parts)
+        if gemv:
+            total += sum(b.numel() * b.element_size() for n, b in module.named_buffers(recurse=False)
+                         if n.startswith("gemv_"))
     return total
 
 
-def static_cache(config, batch: int, length: int):
+def matmul_flops(model, tokens: int) -> float:
+    """2 x tokens x the weights of every linear layer (the head included): a forward's matrix work."""
     import torch
-    from transformers import StaticCache
 
-    try:  # transformers 5: batch size, device and dtype are taken from the first update
-        return StaticCache(config=config, max_cache_len=length)
-    except TypeError:  # transformers 4.57
-        return StaticCache(config=config, max_batch_size=batch, max_cache_len=length, device="cuda",
-                           dtype=torch.bfloat16)
-
-
-class Decoder:
-    """Greedy decoding of ``new_tokens`` after a prompt, one token per step into a static cache, as a replayed
-    CUDA graph where capture works, else eagerly (``path`` says which, and why)."""
-
-    def __init__(self, model, batch: int, new_tokens: int, compile_mode: str = "none") -> None:
-        import torch
-
-        self.model, self.batch, self.new = model, batch, new_tokens
-        # --compile: inductor fuses the small kernels between the matmuls; the graph then replays fused code
-        self.decode_forward = model if compile_mode == "none" else torch.compile(model, mode=compile_mode,
-                                                                                 dynamic=False)
-        self.prompt = torch.randint(0, model.config.vocab_size, (batch, PROMPT), device="cuda",
-                                    generator=torch.Generator(device="cuda").manual_seed(batch))
-        self.cache = static_cache(model.config, batch, PROMPT + new_tokens + CHECK_STEPS)
-        self.token = torch.zeros(batch, 1, dtype=torch.long, device="cuda")
-        self.position = torch.zeros(1, dtype=torch.long, device="cuda")
-        self.graph, self.path = None, "eager"
-        self.prefill()
-        try:
-            if compile_mode != "none":
-                self.step()  # compiles (and autotunes) outside the sync check and the capture
-            self.synchronizes_not()
-            self.graph = self.capture()
-            self.path = "cuda-graph"
-        except Exception as exc:  # noqa: BLE001 - the reason is printed and the eager path timed instead
-            self.path = f"eager ({type(exc).__name__}: {str(exc).splitlines()[0][:100]})"
-            torch.cuda.synchronize()
-
-    def synchronizes_not(self) -> None:
-        """Raise if a step waits for the GPU (a ``.item()``, a copy to the host): a graph cannot be captured
-        then, and a failed capture can leave the stream unusable for the models after it."""
-        import torch
-
-        torch.cuda.set_sync_debug_mode("error")
-        try:
-            self.step()
-        finally:
-            torch.cuda.set_sync_debug_mode(0)
-
-    def prefill(self) -> None:
-        import torch
-
-        with torch.inference_mode():
-            self.cache.reset()  # in place: transformers 5 counts the cached length inside the cache itself
-            logits = self.model(input_ids=self.prompt, past_key_values=self.cache, use_cache=True,
-                                cache_position=torch.arange(PROMPT, device="cuda")).logits
-            self.token.copy_(logits[:, -1:].argmax(-1))
-            self.position.fill_(PROMPT)
-
-    def step(self) -> None:
-        import torch
-
-        with torch.inference_mode():
-            logits = self.decode_forward(input_ids=self.token, past_key_values=self.cache, use_cache=True,
-                                         cache_position=self.position).logits
-            self.token.copy_(logits[:, -1:].argmax(-1))
-            self.position.add_(1)
-
-    def capture(self):
-        import torch
-
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):  # warm-up off the default stream, as capture wants
-            for _ in range(2):
-                self.step()
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.inference_mode(), torch.cuda.graph(graph):
-            self.step()
-        return graph
-
-    def tokens(self, graph: bool) -> list[list[int]]:
-        self.prefill()
-        out = []
-        for _ in range(CHECK_STEPS):
-            self.graph.replay() if graph else self.step()
-            out.append(self.token.flatten().tolist())
-        return out
-
-    def agreement(self) -> str:
-        """Steps at which the graph path picks the eager path's tokens, from the same prompt (same kernels)."""
-        if self.graph is None:
-            return "-"
-        same = sum(a == b for a, b in zip(self.tokens(graph=True), self.tokens(graph=False)))
-        return f"{same}/{CHECK_STEPS}"
-
-    def seconds(self) -> float:
-        import torch
-
-        self.prefill()
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(self.new):
-            self.graph.replay() if self.graph is not None else self.step()
-        torch.cuda.synchronize()
-        return time.perf_counter() - start
+    return 2.0 * tokens * sum(m.in_features * m.out_features for m in model.modules()
+                              if isinstance(m, torch.nn.Linear))
 
 
 def build_source(work: Path, args) -> Path:
@@ -192,12 +102,32 @@ def build_source(work: Path, args) -> Path:
                          pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
                          eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False)
     torch.manual_seed(0)
-    with torch.device("cuda"):
+    with torch.device(args.device):
         model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     model.save_pretrained(str(path))
     del model
     torch.cuda.empty_cache()
     return path
+
+
+def parse_methods(spec: str) -> list[tuple[str, dict]]:
+    """"method[:group_size],..." as (label, recipe step)."""
+    out = []
+    for item in filter(None, spec.split(",")):
+        method, _, group = item.partition(":")
+        label = method.removeprefix("torchao-") + (f"-g{group}" if group else "")
+        out.append((label, {"method": method, **({"group_size": int(group)} if group else {})}))
+    return out
+
+
+def free(device: str) -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
 
 
 def main() -> int:
@@ -209,116 +139,162 @@ def main() -> int:
     parser.add_argument("--kv-heads", type=int, default=32)
     parser.add_argument("--vocab", type=int, default=32000)
     parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=9, help="the gate's measure_timings repeats (batch 1)")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--compile", default="none", choices=("none", "default", "max-autotune-no-cudagraphs"),
-                        help="torch.compile each decoding step before capturing it (minutes per model and batch; "
-                             "not part of the recorded H200 run)")
-    parser.add_argument("--budget-s", type=float, default=1e9, help="skip the prefill timings after this long")
+    parser.add_argument("--prefill", type=int, default=512, help="prompt tokens of the prefill timing")
+    parser.add_argument("--methods", default=",".join(METHODS), help="method[:group_size], comma-separated")
+    parser.add_argument("--compile", default="default", choices=("none", "default", "max-autotune-no-cudagraphs"),
+                        help="torch.compile mode of each decoding step, the same for every model")
+    parser.add_argument("--compile16", default=None, help="torch.compile mode at batch 16 (default: --compile's)")
+    parser.add_argument("--prefill-models", default="bf16,fp8-dynamic,fp8-weight-only,int8-weight-only,int8-dynamic,"
+                        "int4-weight-only", help="labels to time prefill for (a fused-GEMV model prefills as INT4)")
+    parser.add_argument("--device", default="cuda", help="cuda, or cpu to try the script's logic on a tiny shape")
+    parser.add_argument("--budget-s", type=float, default=1e9,
+                        help="start no model's batch-1 decoding past 50%% of this, no prefill past 70%%, no batch-16 "
+                             "decoding past 80%%")
     args = parser.parse_args()
+    args.compile16 = args.compile16 or args.compile
 
     import torch
 
-    if not torch.cuda.is_available():
-        print("needs a CUDA GPU: run it on a GPU machine")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("needs a CUDA GPU: run it on a GPU machine, or pass --device cpu for a logic check")
         return 2
+    from torchao_gpu_decode import Decoder, GateDecode, Prefill, configure_compile, step_kernels, turns
     from compressors import Context, compress
     from compressors.loaders import load_model, load_tokenizer
-    from compressors.methods.torchao_gpu import kernels_used
-    from pytest_compressgate.performance import PAUSE_S, Timing, measure_speed, parameter_count, weight_bytes
-    from pytest_compressgate.tasks.base import LoadedModel
-    from tests.tinymodels import docstring_texts
+    from pytest_compressgate.performance import PAUSE_S, measure_timings, parameter_count
 
     begun = time.monotonic()
-    deadline = begun + args.budget_s
 
     def say(message: str) -> None:
         print(f"[{time.monotonic() - begun:5.0f} s] {message}", flush=True)
 
-    bandwidth = copy_bandwidth()
+    def within(share: float) -> bool:
+        return time.monotonic() - begun < share * args.budget_s
+
+    if args.compile != "none":
+        configure_compile()
+    device = args.device
+    bandwidth = copy_bandwidth(device)
     work = Path(tempfile.mkdtemp(prefix="torchao-gpu-bench-"))
-    started = time.perf_counter()
     source = build_source(work, args)
-    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}; copy bandwidth {bandwidth / 1e12:.2f} TB/s; "
-          f"random {parameter_count(source) / 1e9:.2f}B-parameter Llama written in "
-          f"{time.perf_counter() - started:.0f} s",
-          flush=True)
-    dirs, stats = {"bf16": source}, {"bf16": {}}
-    for method in args.methods.split(","):
+    name = torch.cuda.get_device_name() if device.startswith("cuda") else "CPU"
+    say(f"{name}, torch {torch.__version__}; copy bandwidth {bandwidth / 1e12:.2f} TB/s; random "
+        f"{parameter_count(source) / 1e9:.2f}B-parameter Llama written")
+    dirs: dict[str, Path] = {"bf16": source}
+    stats: dict[str, dict] = {"bf16": {}}
+    for label, step in parse_methods(args.methods):
         started = time.perf_counter()
-        label = method.removeprefix("torchao-")
         try:
-            artifact = compress(source, {"method": method}, work / method,
-                                context=Context(task="causal-lm", hardware="cuda-sm90"))
+            artifact = compress(source, step, work / label, context=Context(task="causal-lm", hardware="cuda-sm90"))
         except Exception as exc:  # noqa: BLE001 - one method failing leaves the others' figures
-            print(f"{label}: not built ({type(exc).__name__}: {exc})", flush=True)
+            say(f"{label}: not built ({type(exc).__name__}: {exc})")
             continue
         dirs[label], stats[label] = artifact.path, artifact.stats
-        say(f"built {label} in {time.perf_counter() - started:.0f} s: kernel {artifact.stats['kernel']}")
+        say(f"built {label} in {time.perf_counter() - started:.0f} s: eager kernel {artifact.stats['kernel']}")
     tokenizer = load_tokenizer(source)
-    models = {}
-    for label, path in dirs.items():
-        models[label] = LoadedModel(load_model(path, task="causal-lm", device="cuda"), tokenizer, label, str(path))
-        say(f"loaded {label} ({next(models[label].model.parameters()).dtype} outside the quantized weights)")
-    decode: dict[tuple[str, int], list[float]] = {}
-    paths, checks, steps = {}, {}, {}
-    for batch in (1, 16):  # decoding first: the figure the gate's users pay for
-        decoders = {}
-        for label, m in models.items():
-            decoders[label] = d = Decoder(m.model, batch, args.new_tokens, args.compile)
-            paths[(label, batch)], checks[(label, batch)] = d.path, d.agreement()
-            if d.graph is None:  # eager decoding is slow here: a quarter of the tokens bound its cost
-                d.new = max(8, args.new_tokens // 4)
-            steps[(label, batch)] = d.new
-            d.seconds()  # warm-up
-        for _ in range(args.rounds):  # models take turns, with the gate's pause between turns
-            for label, d in decoders.items():
-                time.sleep(PAUSE_S)
-                decode.setdefault((label, batch), []).append(d.seconds())
-        say(f"decoded at batch {batch}: " + ", ".join(
-            f"{label} {batch * steps[(label, batch)] / statistics.median(decode[(label, batch)]):.1f} tok/s "
-            f"({paths[(label, batch)].split(' ')[0]})" for label in decoders))
-        del decoders
-        torch.cuda.empty_cache()
-    texts = docstring_texts()[:64]
-    prefill = {}
-    for label, model in models.items():  # the gate's own timing, each artifact beside the bf16 source
-        if label != "bf16" and time.monotonic() < deadline:
-            prefill["bf16"], prefill[label] = measure_speed(models["bf16"], model, texts, batch_size=16,
-                                                            max_length=128)
-            say(f"prefill timed for {label}")
+    models = {label: load_model(path, task="causal-lm", device=device) for label, path in dirs.items()}
+    say("loaded " + ", ".join(models))
 
-    ids = {"input_ids": torch.randint(0, args.vocab, (1, PROMPT), device="cuda")}
-    head = (f"{'model':<18}{'GB':>6}{'bits/qw':>8}{'prefill ms':>11}{'floor':>7}{'x bf16':>7}{'b16 seq/s':>10}"
-            f"{'x bf16':>7}{'dec b1 tok/s':>13}{'bound':>8}{'x bf16':>7}{'dec b16 tok/s':>14}{'bound':>8}{'x bf16':>7}"
-            f"  kernel")
-    lines = [f"median of {args.rounds} rounds after a warm-up; prefill: the gate's measure_speed (batch-1 latency "
-             f"of a <=128-token text, batch-16 throughput); decode: {args.new_tokens} greedy tokens (eager: a quarter) "
-             f"after a "
-             f"{PROMPT}-token prompt into a static cache; bound = weight bytes one forward reads / "
-             f"{bandwidth / 1e12:.2f} TB/s (tokens/s, or ms for prefill's floor)", head]
-    tok = {key: key[1] * steps[key] / statistics.median(v) for key, v in decode.items()}
-    none = Timing(float("nan"), float("nan"), float("nan"))
-    for label, model in models.items():
-        read = forward_bytes(model.model)
-        bound1, bound16 = bandwidth / read, 16 * bandwidth / read
-        pre, pre_bf16 = prefill.get(label, none), prefill.get("bf16", none)
-        ran = kernels_used(model.model, ids)["kernel"]
-        bits = stats[label].get("effective_bits_quantized_layers", 16.0)
-        lines.append(
-            f"{label:<18}{weight_bytes(dirs[label]) / 1e9:>6.2f}{bits:>8.2f}{pre.latency_ms_median:>11.2f}"
-            f"{read / bandwidth * 1000:>7.2f}{pre_bf16.latency_ms_median / pre.latency_ms_median:>7.2f}"
-            f"{pre.throughput:>10.1f}{pre.throughput / pre_bf16.throughput:>7.2f}"
-            f"{tok[(label, 1)]:>13.1f}{bound1:>8.0f}{tok[(label, 1)] / tok[('bf16', 1)]:>7.2f}"
-            f"{tok[(label, 16)]:>14.1f}{bound16:>8.0f}{tok[(label, 16)] / tok[('bf16', 16)]:>7.2f}  {ran}")
-    lines.append("decode path (graph vs eager tokens over the first 8 steps):")
-    for (label, batch), path in paths.items():
-        lines.append(f"  {label:<18} batch {batch:>2}: {path}, tokens equal {checks[(label, batch)]}")
-    for label in dirs:
-        if stats[label].get("gpu_kernels"):
-            lines.append(f"  {label:<18} costliest GPU kernels of a forward: {'; '.join(stats[label]['gpu_kernels'])}")
-    print("\n".join(lines))
+    notes: dict[tuple[str, int], str] = {}
+
+    def decoder(label: str, batch: int, mode: str) -> Decoder:
+        d = Decoder(models[label], batch, args.new_tokens, mode)
+        if d.graph is None and device.startswith("cuda"):
+            d.new = max(8, args.new_tokens // 4)  # step by step is slow: a quarter of the tokens
+        notes[(label, batch)] = f"{d.path}; tokens as eager {d.agreement()}"
+        say(f"batch {batch}: {label} ready in {d.compile_s:.0f} s ({notes[(label, batch)]})")
+        return d
+
+    # batch 1 first, the figure the must-show is about: each model beside bf16 in the gate's measure_timings
+    ref = decoder("bf16", 1, args.compile)
+    kernels, gate = {"bf16": step_kernels(ref)}, {}
+    for label in models:
+        if label == "bf16" or not within(0.5):
+            continue
+        d = decoder(label, 1, args.compile)
+        kernels[label] = step_kernels(d)
+        g = gate[label] = measure_timings(GateDecode({1: ref}, tokenizer), GateDecode({1: d}, tokenizer),
+                                          ["decode"] * 64, repeats=args.repeats, batch_size=1, max_length=8,
+                                          rounds=args.rounds)
+        say(f"batch 1 timed for {label}: {args.new_tokens * 1000 / g['compressed']['latency_ms_median']:.1f} tok/s "
+            f"vs bf16 {args.new_tokens * 1000 / g['source']['latency_ms_median']:.1f}: {g['speedup']:.2f}x "
+            f"[{g['speedup_interval'][0]:.2f}, {g['speedup_interval'][1]:.2f}]; {kernels[label][:2]}"
+            f"{'; unreliable: ' + g['unreliable'] if g['unreliable'] else ''}")
+        del d
+    del ref
+    free(device)
+    prefill: dict[tuple[str, int], float] = {}
+    for batch in (1, 16):
+        timers = {}
+        for label in args.prefill_models.split(","):
+            if label in models and within(0.7):
+                timers[label] = Prefill(models[label], batch, args.prefill)
+                notes[(label, -batch)] = timers[label].path
+        prefill.update({(label, batch): s for label, s in turns(timers, args.rounds, PAUSE_S).items()})
+        del timers
+        free(device)
+        say(f"prefill timed at batch {batch}: " + ", ".join(f"{label} {prefill[(label, batch)] * 1000:.1f} ms"
+                                                            for label in models if (label, batch) in prefill))
+    b16, timers16 = {}, {}
+    for label in models:
+        if within(0.8):
+            timers16[label] = decoder(label, 16, args.compile16)
+    if "bf16" in timers16:
+        b16 = turns(timers16, args.rounds, PAUSE_S)
+    del timers16
+    say("batch 16 timed: " + ", ".join(f"{label} {16 * args.new_tokens / t:.0f} tok/s" for label, t in b16.items()))
+    print_table(args, models, dirs, stats, gate, b16, prefill, notes, kernels, bandwidth)
     return 0
+
+
+def print_table(args, models, dirs, stats, gate, b16, prefill, notes, kernels, bandwidth) -> None:
+    from pytest_compressgate.performance import weight_bytes
+
+    nan = float("nan")
+    n = args.new_tokens
+    bf16_ms = statistics.median([g["source"]["latency_ms_median"] for g in gate.values()]) if gate else nan
+    print(f"decode: {n} greedy tokens after a {PROMPT}-token prompt into a static cache, torch.compile mode "
+          f"'{args.compile}' per step, one CUDA graph replayed per token; batch 1 by the gate's measure_timings "
+          f"({args.rounds} interleaved rounds beside bf16; speedup = exp(mean log round ratio), one-sided 95% "
+          f"bounds), batch 16 (compile mode '{args.compile16}') median of {args.rounds} turns; "
+          f"prefill: {args.prefill}-token prompt, last logits, eager kernels as a CUDA graph, median of {args.rounds} "
+          f"turns; bound = weight bytes one forward "
+          f"reads / {bandwidth / 1e12:.2f} TB/s; flops floor = matmul work / {BF16_FLOPS / 1e12:.0f} TFLOP/s (bf16)")
+    print(f"{'model':<20}{'GB':>6}{'bits/qw':>8}{'b1 tok/s':>9}{'bound':>7}{'x bf16':>7}{'95% int':>13}"
+          f"{'b16 tok/s':>10}{'bound':>7}{'x bf16':>7}{'pre b1 ms':>10}{'floor':>6}{'x bf16':>7}"
+          f"{'pre b16 ms':>11}{'floor':>6}{'x bf16':>7}")
+    for label, model in models.items():
+        g = gate.get(label)
+        ms1 = g["compressed"]["latency_ms_median"] if g else (bf16_ms if label == "bf16" else nan)
+        tok1 = n * 1000 / ms1
+        ratio, lo_hi = (g["speedup"], g["speedup_interval"]) if g else ((1.0, [1.0, 1.0]) if label == "bf16"
+                                                                        else (nan, [nan, nan]))
+        tok16 = 16 * n / b16[label] if label in b16 else nan
+        ratio16 = tok16 / (16 * n / b16["bf16"]) if "bf16" in b16 else nan
+        read1, read16 = forward_bytes(model, 1), forward_bytes(model, 16)
+        flops1, flops16 = matmul_flops(model, args.prefill), matmul_flops(model, 16 * args.prefill)
+        p1, p16 = (prefill.get((label, b), nan) * 1000 for b in (1, 16))
+        q1, q16 = (prefill.get(("bf16", b), nan) * 1000 for b in (1, 16))
+        bits = stats[label].get("effective_bits_quantized_layers", 16.0)
+        print(f"{label:<20}{weight_bytes(dirs[label]) / 1e9:>6.2f}{bits:>8.2f}{tok1:>9.1f}{bandwidth / read1:>7.0f}"
+              f"{ratio:>7.2f}{f'[{lo_hi[0]:.2f},{lo_hi[1]:.2f}]':>13}{tok16:>10.1f}{16 * bandwidth / read16:>7.0f}"
+              f"{ratio16:>7.2f}{p1:>10.2f}{max(read1 / bandwidth, flops1 / BF16_FLOPS) * 1000:>6.1f}"
+              f"{q1 / p1:>7.2f}{p16:>11.2f}{max(read16 / bandwidth, flops16 / BF16_FLOPS) * 1000:>6.1f}"
+              f"{q16 / p16:>7.2f}")
+    print("paths (b1/b16: decode; p1/p16: prefill) and contention:")
+    for (label, batch), note in notes.items():
+        print(f"  {label:<20} {'b' if batch > 0 else 'p'}{abs(batch):<3} {note}")
+    for label, g in gate.items():
+        print(f"  {label:<20} batch-1 rounds {', '.join(f'{r:.3f}' for r in g['rounds'])}; "
+              f"unreliable: {g['unreliable']}")
+    print("GPU kernels of one compiled batch-1 decoding step, costliest first (share of its GPU time):")
+    for label, names in kernels.items():
+        print(f"  {label:<20} {'; '.join(names)}")
+    for label in dirs:
+        if stats[label].get("kernel"):
+            print(f"  {label:<20} eager forward (manifest): {stats[label]['kernel']}")
 
 
 if __name__ == "__main__":

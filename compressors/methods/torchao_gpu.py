@@ -25,9 +25,7 @@ model), then swaps in the quantized weights.
 from __future__ import annotations
 
 import fnmatch
-import functools
 import json
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -35,16 +33,14 @@ from typing import Any, cast
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError, require
 from ..modelio import auto_class, copy_tokenizer, load_transformers
-from ._torch_format import SCHEMES, parameter_elements, tied_weight_modules, write_layout
+from ._torch_format import SCHEMES, SchemeLoader, parameter_elements, tied_weight_modules, write_layout
+from .torchao_gpu_tensors import cpu_rowwise_fp8, fp8_tensor, int4_components, int4_weight, int8_tensor, kernels_used
 from .woq_stats import numel, tensor_bits, tensor_headers
 
 SCHEME = "torchao"
 WEIGHTS_FILE = "model.torchao.safetensors"
 FORMAT_VERSION = 1  # in every layout: bump when what the handlers write changes
 INT4_GROUP_SIZES = (32, 64, 128, 256)
-# The matrix products that tell which path ran (first the quantized kernels, then plain bf16 products)
-MATMUL_OPS = ("aten::_weight_int4pack_mm", "aten::_scaled_mm", "aten::_int_mm", "aten::_weight_int8pack_mm",
-              "aten::mm", "aten::addmm", "aten::bmm")
 
 
 @dataclass(frozen=True)
@@ -67,9 +63,13 @@ class TorchaoInt4Config(TorchaoConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.group_size not in INT4_GROUP_SIZES:
-            raise ValueError(f"group_size = {self.group_size!r} is invalid: expected one of "
-                             f"{', '.join(map(str, INT4_GROUP_SIZES))}")
+        check_group_size(self.group_size)
+
+
+def check_group_size(group_size: int) -> None:
+    if group_size not in INT4_GROUP_SIZES:
+        raise ValueError(f"group_size = {group_size!r} is invalid: expected one of "
+                         f"{', '.join(map(str, INT4_GROUP_SIZES))}")
 
 
 @dataclass(frozen=True)
@@ -92,93 +92,7 @@ class TorchaoFp8DynamicConfig(TorchaoConfig):
     """FP8 (e4m3) weights per row and activations quantized per row at run time (``_scaled_mm``, sm89+)."""
 
 
-# --- quantizing one weight -----------------------------------------------------------------------------
-
-def _int8(weight, dynamic: bool):
-    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, Int8Tensor, PerRow
-    from torchao.quantization.quantize_.workflows.int8.int8_tensor import QuantizeTensorToInt8Kwargs
-
-    if not dynamic:
-        return Int8Tensor.from_hp(weight, granularity=PerRow())
-    config = Int8DynamicActivationInt8WeightConfig()  # torchao's defaults: symmetric, per row / per token
-    act, wgt = Int8Tensor._normalize_granularity(config.granularity)
-    kwargs = QuantizeTensorToInt8Kwargs(granularity=act, mapping_type=config.act_mapping_type)
-    return Int8Tensor.from_hp(weight, granularity=wgt, act_quant_kwargs=kwargs)
-
-
-def _fp8(weight, dynamic: bool):
-    from torchao.quantization import Float8DynamicActivationFloat8WeightConfig, Float8Tensor, PerRow
-    from torchao.quantization.quantize_.workflows import QuantizeTensorToFloat8Kwargs
-    from torchao.quantization.utils import _fp8_mm_compat
-
-    if not _fp8_mm_compat(weight):  # _scaled_mm wants both dimensions divisible by 16
-        return None
-    if not dynamic:
-        return Float8Tensor.from_hp(weight, float8_dtype=__import__("torch").float8_e4m3fn, granularity=PerRow())
-    # torchao's own config supplies the defaults (fast accumulation, kernel choice); its handler refuses
-    # to run without an sm89 GPU, so the tensor is built here directly and the artifact builds on CPU too
-    config = Float8DynamicActivationFloat8WeightConfig(granularity=PerRow())
-    act, wgt = config.granularity
-    kwargs = QuantizeTensorToFloat8Kwargs(config.activation_dtype, act, kernel_preference=config.kernel_preference)
-    return Float8Tensor.from_hp(weight, float8_dtype=config.weight_dtype, granularity=wgt, mm_config=config.mm_config,
-                                kernel_preference=config.kernel_preference, act_quant_kwargs=kwargs)
-
-
-def int4_components(weight, group_size: int) -> dict[str, Any]:
-    """tinygemm's asymmetric INT4 of a [out, in] bf16 weight: values two to a byte, bf16 scale and zero."""
-    import torch
-    from torchao.quantization.quant_primitives import (
-        MappingType, _choose_qparams_affine_tinygemm, _quantize_affine_tinygemm)
-
-    block = (1, group_size)
-    scale, zero = _choose_qparams_affine_tinygemm(weight, MappingType.ASYMMETRIC, block, torch.int32, 0, 15,
-                                                  scale_dtype=torch.bfloat16, zero_point_dtype=torch.bfloat16)
-    values = _quantize_affine_tinygemm(weight, list(block), scale, zero, torch.int32, 0, 15)
-    packed = (values[:, ::2] << 4 | values[:, 1::2]).to(torch.uint8)  # the byte order tinygemm's packer reads
-    rows = weight.shape[0]
-    return {"qdata": packed.contiguous(), "scale": scale.reshape(rows, -1).contiguous(),
-            "zero_point": zero.reshape(rows, -1).contiguous()}
-
-
-def int4_weight(parts: dict[str, Any], shape: tuple[int, int], group_size: int):
-    """The stored INT4 parts as tinygemm's packed tensor on a GPU, or dequantized to bf16 on CPU."""
-    import torch
-    from torchao.quantization.quant_primitives import _dequantize_affine_tinygemm
-
-    qdata, scale, zero = parts["qdata"], parts["scale"], parts["zero_point"]
-    rows, cols = shape
-    if qdata.device.type == "cpu":
-        values = torch.stack((qdata >> 4, qdata & 15), dim=-1).reshape(rows, cols).to(torch.int32)
-        return _dequantize_affine_tinygemm(values, (1, group_size), scale, zero, torch.int32, 0, 15,
-                                           output_dtype=torch.bfloat16)
-    from torchao.quantization import Int4TilePackedTo4dTensor
-    from torchao.quantization.utils import pack_tinygemm_scales_and_zeros
-
-    # tinygemm's tiles: rows to a multiple of 8, inputs to a multiple of 1024 (as torchao pads); the padded
-    # inputs meet zero-padded activations, so their (zero) values and scales never reach the output
-    pad_rows, pad_cols = -rows % 8, -cols % 1024
-    qdata = torch.nn.functional.pad(qdata, (0, pad_cols // 2, 0, pad_rows))
-    scale, zero = (torch.nn.functional.pad(t, (0, pad_cols // group_size, 0, pad_rows)) for t in (scale, zero))
-    packed = torch.ops.aten._convert_weight_to_int4pack(qdata.contiguous(), 8)
-    return Int4TilePackedTo4dTensor(packed, pack_tinygemm_scales_and_zeros(scale, zero, torch.bfloat16),
-                                    [1, group_size], torch.Size(shape))
-
-
 # --- the handlers ---------------------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=1)
-def cpu_rowwise_fp8() -> bool:
-    """Whether this torch's CPU ``_scaled_mm`` takes per-row scales (FP8 dynamic needs them; torch 2.11's
-    CPU backend takes per-tensor scales only, CUDA sm89+ takes both)."""
-    import torch
-
-    a = torch.ones(16, 16).to(torch.float8_e4m3fn)
-    try:
-        torch._scaled_mm(a, a.t(), scale_a=torch.ones(16, 1), scale_b=torch.ones(1, 16), out_dtype=torch.bfloat16)
-    except (RuntimeError, NotImplementedError):
-        return False
-    return True
-
 
 def _cannot_run_on_cpu(kind: str) -> str | None:
     if kind == "fp8-dynamic" and not cpu_rowwise_fp8():
@@ -195,8 +109,10 @@ def _targets(model, config: TorchaoConfig) -> list[str]:
             and not any(fnmatch.fnmatchcase(name, p) or name.endswith("." + p) for p in config.exclude)]
 
 
-def _quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Context, kind: str) -> Result:
-    """Quantize every target layer (on CUDA when present), save, reload, profile a probe forward."""
+def quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Context, kind: str,
+             scheme: str = SCHEME, loader: SchemeLoader | None = None) -> Result:
+    """Quantize every target layer (on CUDA when present), save, reload (by ``loader``, the one registered
+    for ``scheme``), profile a probe forward."""
     require("torchao", extra="torchao", purpose=f"torchao {kind} quantization")
     import torch
     from safetensors.torch import save_file
@@ -220,7 +136,7 @@ def _quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Co
                 int4_parts.update({f"{name}._weight_{k}": v for k, v in parts.items()})
             else:
                 dynamic = kind.endswith("dynamic")
-                q = _int8(weight, dynamic) if kind.startswith("int8") else _fp8(weight, dynamic)
+                q = int8_tensor(weight, dynamic) if kind.startswith("int8") else fp8_tensor(weight, dynamic)
                 if q is None:
                     skipped.append(name)
                     continue
@@ -235,7 +151,7 @@ def _quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Co
     save_file(tensors, str(out_dir / WEIGHTS_FILE), metadata=metadata)
     model.config.save_pretrained(str(out_dir))
     copy_tokenizer(model_dir, out_dir)
-    write_layout(out_dir, SCHEME, kind=kind, version=FORMAT_VERSION, weights_file=WEIGHTS_FILE, layers=layers,
+    write_layout(out_dir, scheme, kind=kind, version=FORMAT_VERSION, weights_file=WEIGHTS_FILE, layers=layers,
                  aliases=aliases, group_size=group, dtype="bfloat16",
                  torchao=__import__("torchao").__version__)
     reference = _probe_logits(model)
@@ -248,7 +164,7 @@ def _quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Co
         return Result(ModelFormat.TORCH_QUANTIZED, {**counts, "kernel": f"not run here: {why_not}",
                                                     "kernel_device": device})
     layout = json.loads((out_dir / "compressgate-torch.json").read_text())
-    reloaded = _load(out_dir, context.task, layout, context.trust_remote_code, device)
+    reloaded = (loader or load)(out_dir, context.task, layout, context.trust_remote_code, device)
     ran = kernels_used(reloaded, _probe_inputs(reloaded))
     error = (_probe_logits(reloaded) - reference).norm() / reference.norm().clamp_min(1e-12)
     if not torch.isfinite(error):
@@ -301,33 +217,9 @@ def _probe_logits(model):
         return model(**_probe_inputs(model)).logits.float().cpu()
 
 
-def kernels_used(model, inputs: dict[str, Any]) -> dict[str, Any]:
-    """The matrix-product ops one forward pass ran (profiled), and on a GPU its three costliest kernels."""
-    import torch
-    from torch.profiler import ProfilerActivity, profile
-
-    cuda = str(model.device).startswith("cuda")
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    with torch.inference_mode(), profile(activities=activities) as prof:
-        model(**inputs)
-        if cuda:
-            torch.cuda.synchronize()
-    events = prof.key_averages()
-    ops = Counter({e.key: e.count for e in events if e.key in MATMUL_OPS or e.key.startswith("mslk::")})
-    out: dict[str, Any] = {"kernel": ", ".join(f"{op} x{n}" for op, n in sorted(ops.items(), key=lambda kv: -kv[1])),
-                           "kernel_device": str(model.device)}
-    if cuda:
-        def gpu_time(e) -> float:
-            return float(getattr(e, "self_device_time_total", 0) or getattr(e, "self_cuda_time_total", 0) or 0)
-
-        gpu = sorted((e for e in events if gpu_time(e) > 0 and not e.key.startswith("aten::")), key=gpu_time)
-        out["gpu_kernels"] = [e.key[:120] for e in reversed(gpu[-3:])]
-    return out
-
-
 def _handler(kind: str, summary: str):
     def handler(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Context) -> Result:
-        return _quantize(model_dir, config, out_dir, context, kind)
+        return quantize(model_dir, config, out_dir, context, kind)
 
     handler.__doc__ = summary
     return handler
@@ -348,7 +240,7 @@ for _kind, _config_cls, _summary in (
 
 # --- reading it back ------------------------------------------------------------------------------------
 
-def _load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool, device: str = "cpu"):
+def load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool, device: str = "cpu"):
     """Build the architecture in bf16 on ``device``, load the plain tensors, swap in the quantized weights."""
     require("torchao", extra="torchao", purpose="Loading a torchao artifact")
     import torch
@@ -392,4 +284,4 @@ def _load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool
     return model.eval()  # tied tensors (the aliases) share storage since from_config, so loading one filled both
 
 
-SCHEMES.register(SCHEME, _load)
+SCHEMES.register(SCHEME, load)

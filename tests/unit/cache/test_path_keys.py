@@ -91,3 +91,14 @@ def test_preflight_checks_exactly_the_declared_paths(tmp_path: Path, content, me
     (tmp_path / "text").unlink()  # text_column names no file, and that is fine
     with pytest.raises(ConfigError, match=message):
         check_recipe_files(GateSession(load_config(path)))
+
+
+def test_preflight_checks_a_custom_tasks_declared_files(tmp_path: Path) -> None:
+    from pytest_compressgate.preflight import preflight
+    from pytest_compressgate.session import GateSession
+    from tests.unit.cache.test_key_coverage import HERE
+
+    task = f'type = "custom"\nscorer = "{HERE}:score_len"\nfiles = {{ train = "missing.jsonl" }}'
+    path = project(tmp_path, '{ method = "prune-magnitude" }', task)
+    with pytest.raises(ConfigError, match=r"tasks\.q\.files\.train = 'missing\.jsonl': no such file"):
+        preflight(GateSession(load_config(path)))

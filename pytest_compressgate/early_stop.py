@@ -28,7 +28,8 @@ import numpy as np
 
 from .stats import DecisionMode, GroupSequentialDesign, Interval, score_drop_bounds
 from .tasks.base import Predictions
-from .verdict import Comparison, compare
+from .result import GateResult
+from .verdict import compare
 
 LOOKS = 10  # about this many looks; each is a whole number of batches
 PSEUDO_SPREAD = 0.5  # graded metrics: squared spread of a pseudo-example (see ``_normal_interval``)
@@ -107,7 +108,7 @@ def _normal_interval(seen: np.ndarray, level: float, method: str) -> Interval:
 
 
 def compare_early_stop(*, predict: Callable[[np.ndarray], Predictions], batch_size: int = 32,
-                       **common) -> Comparison:
+                       **common) -> GateResult:
     """``verdict.compare`` on as few examples as the group-sequential design needs.
 
     ``predict(indices)`` runs the compressed model on those examples (cached per chunk); ``common`` are

@@ -236,15 +236,17 @@ def _contention(*, loads: list[float | None], steal: float | None, speedups: lis
 
 
 def check_gates(perf: Performance, *, min_size_ratio: float | None, min_speedup: float | None,
-                max_latency_ms: float | None, speed_representative: str | None) -> tuple[list[str], list[str]]:
-    """Failures and notes for the target's optional performance gates.
+                max_latency_ms: float | None, speed_representative: str | None,
+                ) -> tuple[list[tuple[str, str]], list[str]]:
+    """Failures, as (check name, message) pairs, and notes for the target's optional performance gates.
 
     ``min_speedup`` is checked against the speedup's lower bound across rounds (the point value where no
     interval exists, as for timings cached by an older method); unreliable timings check no speed gate.
     """
-    failures, notes = [], []
+    failures: list[tuple[str, str]] = []
+    notes: list[str] = []
     if min_size_ratio is not None and not perf.size_ratio >= min_size_ratio:
-        failures.append(f"size ratio {perf.size_ratio:.2f}x is below min_size_ratio = {min_size_ratio}")
+        failures.append(("size", f"size ratio {perf.size_ratio:.2f}x is below min_size_ratio = {min_size_ratio}"))
     speed_gated = min_speedup is not None or max_latency_ms is not None
     if speed_gated and speed_representative:
         notes.append(f"speed gates not checked: {speed_representative}")
@@ -257,9 +259,9 @@ def check_gates(perf: Performance, *, min_size_ratio: float | None, min_speedup:
     if min_speedup is not None and bound is not None and bound < min_speedup:
         shown = f"lower {CONFIDENCE:.0%} bound {bound:.2f}x of the speedup {perf.speedup:.2f}x" \
             if perf.speedup_interval else f"speedup {perf.speedup:.2f}x"
-        failures.append(f"{shown} (batch 1, {ROUNDS} rounds) is below min_speedup = {min_speedup}")
+        failures.append(("speed", f"{shown} (batch 1, {ROUNDS} rounds) is below min_speedup = {min_speedup}"))
     if max_latency_ms is not None and perf.compressed is not None \
             and perf.compressed.latency_ms_median > max_latency_ms:
-        failures.append(f"median latency {perf.compressed.latency_ms_median:.2f} ms is above "
-                        f"max_latency_ms = {max_latency_ms}")
+        failures.append(("latency", f"median latency {perf.compressed.latency_ms_median:.2f} ms is above "
+                                    f"max_latency_ms = {max_latency_ms}"))
     return failures, notes

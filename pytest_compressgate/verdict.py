@@ -1,13 +1,13 @@
 """Compare a compressed model with its source on the same examples and decide the verdict.
 
 Pure computation on per-example predictions: no models, no pytest. Everything a reviewer needs to
-see in a report or a failure message is on the returned ``Comparison``.
+see in a report or a failure message is on the returned ``GateResult`` (``result.py``), with the
+``decision``, ``finite``, ``collapse`` and ``floor`` checks this module makes.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any, cast
 
@@ -15,85 +15,13 @@ import numpy as np
 
 from .config.schema import Thresholds
 from .modes import Inconclusive, Outcome, default_inconclusive
+from .result import Check, Comparison, GateResult  # noqa: F401  (Comparison: the record's earlier name)
 from .stats import (DecisionMode, Interval, binary_drop_interval, decide, holm, holm_outcomes, mcnemar_exact,
                     score_margin_p, studentized_bootstrap, width_warning)
 from .tasks.base import Examples, Predictions, TaskType
 from .tasks.metrics import Metric
 
 BOOTSTRAP_RESAMPLES = 2000
-
-
-@dataclass
-class Comparison:
-    task: str
-    target: str
-    metric: str
-    higher_is_better: bool
-    n: int
-    source_score: float
-    compressed_score: float
-    drop: float  # positive = compressed is worse, in metric units
-    allowed_drop: float
-    min_score: float | None
-    decision: str
-    interval: Interval | None = None
-    p_value: float | None = None
-    passed: bool = True
-    failures: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    stage: str | None = None  # for stacked recipes: which stage was scored
-    performance: dict[str, Any] = field(default_factory=dict)  # size / speed figures and their gates
-    examples_used: int | None = None  # fewer than n when early stopping decided the verdict
-    keys: dict[str, str] = field(default_factory=dict)  # content keys of the source, examples and artifact
-    outcome: str = "PASS"  # PASS, FAIL or INCONCLUSIVE (confident modes); ``passed`` is what the build does
-    reason: str | None = None  # the decision's sentence (also in failures or warnings)
-    needed: int | None = None  # INCONCLUSIVE: about how many examples would decide
-    p_test: str | None = None  # what gave ``p_value``: "McNemar" (exact) or "bootstrap"
-    margin_p: dict[str, float] | None = None  # one-sided p-values at the allowed drop ("pass", "fail"), for Holm
-    discordant: dict[str, float] | None = None  # binary metrics: source-only, compressed-only, agreement
-    inconclusive: str | None = None  # confident modes: what INCONCLUSIVE does to the build ("fail" or "pass")
-
-    @property
-    def item_id(self) -> str:
-        return f"{self.task}[{self.target}]" + (f"@{self.stage}" if self.stage else "")
-
-    @property
-    def relative_drop(self) -> float:
-        return self.drop / abs(self.source_score) if self.source_score else math.nan
-
-    def fail(self, reason: str) -> None:
-        self.failures.append(reason)
-        self.passed = False
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["relative_drop"] = self.relative_drop
-        return data
-
-    def summary(self) -> str:
-        """One line with the numbers: scores, drop, allowed drop, interval, p-value and n."""
-        ci = ""
-        if self.interval is not None:
-            ci = f", {self.interval.confidence:.0%} CI [{self.interval.low:+.4f}, {self.interval.high:+.4f}]"
-        p = f", {self.p_test or 'bootstrap'} p={self.p_value:.3g}" if self.p_value is not None else ""
-        used = f" (early stop after {self.examples_used})" if self.examples_used and self.examples_used < self.n else ""
-        return (
-            f"{self.item_id}: {self.metric} source {self.source_score:.4f} -> compressed "
-            f"{self.compressed_score:.4f}; drop {self.drop:+.4f}{ci}{p}; allowed drop "
-            f"{self.allowed_drop:.4f}; n={self.n}{used}"
-        )
-
-    def message(self) -> str:
-        lines = [self.summary()]
-        lines += [f"  FAIL: {f}" for f in self.failures]
-        lines += [f"  note: {w}" for w in self.warnings]
-        if self.failures:
-            lines.append(
-                f"  next: if this loss is acceptable, raise max_drop under [tool.compressgate.tasks.{self.task}"
-                f".targets.{self.target}]; otherwise try a gentler recipe for '{self.target}' (per-channel "
-                "scales, static calibration on your own data, fewer pruned weights)."
-            )
-        return "\n".join(lines)
 
 
 def signed_drop(metric: Metric, source: float, compressed: float) -> float:
@@ -115,7 +43,7 @@ def compare(
     gated: bool = True,
     interval: Interval | None = None,
     budget_score: float | Fraction | None = None,
-) -> Comparison:
+) -> GateResult:
     """Scores, drop, interval and verdict. ``gated=False`` reports the numbers without judging them.
 
     ``interval`` replaces the measured one (an early stop's repeated confidence interval); ``budget_score``
@@ -137,11 +65,11 @@ def compare(
     budget = budget_score if budget_score is not None else (
         Fraction(counts[2], n) if counts else source_score)
     allowed = thresholds.allowed_drop(float(budget))
-    comparison = Comparison(
+    comparison = GateResult(
         task=task_name, target=target, metric=metric.name, higher_is_better=metric.higher_is_better, n=n,
         source_score=source_score, compressed_score=compressed_score, drop=drop, allowed_drop=allowed,
         min_score=thresholds.min_score, decision=thresholds.decision.value,
-        interval=interval or (measured["interval"] if measured else None), stage=stage,
+        interval=interval or (measured["interval"] if measured else None), stage=stage, gated=gated,
     )
     if thresholds.decision is not DecisionMode.ESTIMATE:
         policy = thresholds.inconclusive or default_inconclusive(thresholds.decision)
@@ -154,9 +82,9 @@ def compare(
             b, c, _ = counts
             comparison.discordant = {"source_only": b, "compressed_only": c, "agreement": 1 - (b + c) / n}
     if not finite:
-        comparison.failures.append(
-            f"the {metric.name} is not finite (source {source_score}, compressed {compressed_score}): "
-            "the metric could not be computed on these predictions")
+        comparison.check("finite", False,
+                         f"the {metric.name} is not finite (source {source_score}, compressed {compressed_score}): "
+                         "the metric could not be computed on these predictions")
     else:
         exact = None
         if counts and metric.higher_is_better:
@@ -168,41 +96,35 @@ def compare(
         record_decision(comparison, outcome, verdict.reason, verdict.passed, verdict.needed)
     collapse = task_type.collapse(compressed, examples)
     if collapse:
-        comparison.failures.append(f"silent collapse: {collapse}")
+        comparison.check("collapse", False, f"silent collapse: {collapse}")
     if thresholds.min_score is not None and not _meets_floor(metric, compressed_score, thresholds.min_score):
         word = "below" if metric.higher_is_better else "above"
-        comparison.failures.append(
-            f"compressed {metric.name} {compressed_score:.4f} is {word} the floor min_score = {thresholds.min_score}"
-        )
+        comparison.check("floor", False, f"compressed {metric.name} {compressed_score:.4f} is {word} the floor "
+                                         f"min_score = {thresholds.min_score}")
     if comparison.interval is not None and allowed > 0 and not (measured and measured.get("note")):
         warning = width_warning(n=n, drop=drop, interval=comparison.interval, allowed_drop=allowed)
         if warning:
             comparison.warnings.append(warning)
     if measured and measured.get("note"):
         comparison.warnings.append(measured["note"])
-    if not gated:
-        comparison.failures.clear()
-    comparison.passed = not comparison.failures
+    comparison.settle()
     return comparison
 
 
-def record_decision(comparison: Comparison, outcome: Outcome, reason: str, passed: bool,
+def record_decision(result: GateResult, outcome: Outcome, reason: str, passed: bool,
                     needed: int | None = None) -> None:
-    """Put a (possibly re-made) decision on the comparison: a failing one among the failures, an
-    INCONCLUSIVE one that passes the build among the warnings, replacing any earlier decision."""
-    if comparison.reason is not None:
-        for bucket in (comparison.failures, comparison.warnings):
-            if comparison.reason in bucket:
-                bucket.remove(comparison.reason)
-    comparison.outcome, comparison.reason, comparison.needed = outcome.value, reason, needed
-    if not passed:
-        comparison.failures.insert(0, reason)
-    elif outcome is Outcome.INCONCLUSIVE:
-        comparison.warnings.insert(0, reason)
-    comparison.passed = not comparison.failures
+    """Put a (possibly re-made) decision on the result: the first check, ``decision``, replacing any earlier
+    one; an INCONCLUSIVE decision that passes the build is also said among the warnings."""
+    if result.reason is not None and result.reason in result.warnings:
+        result.warnings.remove(result.reason)
+    result.outcome, result.reason, result.needed = outcome.value, reason, needed
+    result.checks = [Check("decision", passed, reason), *(c for c in result.checks if c.name != "decision")]
+    if passed and outcome is Outcome.INCONCLUSIVE:
+        result.warnings.insert(0, reason)
+    result.settle()
 
 
-def apply_holm(comparisons: list[Comparison], *, family_size: int | None = None) -> None:
+def apply_holm(comparisons: list[GateResult], *, family_size: int | None = None) -> None:
     """Holm-adjust the confident verdicts of one target's tasks (``holm = true``), in place.
 
     Only comparisons with margin p-values from their own interval's test take part (fixed-n, confident

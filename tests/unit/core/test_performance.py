@@ -44,7 +44,8 @@ def test_gates_pass_and_fail() -> None:
                        speed_representative=None) == ([], [])
     failures, _ = check_gates(perf(speedup=1.2), min_size_ratio=5, min_speedup=1.5, max_latency_ms=4,
                               speed_representative=None)
-    assert [f.split(" ")[0] for f in failures] == ["size", "speedup", "median"]
+    assert [name for name, _ in failures] == ["size", "speed", "latency"]
+    assert [message.split(" ")[0] for _, message in failures] == ["size", "speedup", "median"]
 
 
 def test_speed_gates_are_not_checked_off_target_hardware() -> None:
@@ -60,7 +61,8 @@ def test_speed_gate_uses_the_lower_bound_across_rounds() -> None:
     lucky = perf(speedup=2.0, speedup_interval=[1.4, 2.8])  # the point clears 1.8, the bound does not
     failures, _ = check_gates(lucky, min_size_ratio=None, min_speedup=1.8, max_latency_ms=None,
                               speed_representative=None)
-    assert failures == ["lower 95% bound 1.40x of the speedup 2.00x (batch 1, 5 rounds) is below min_speedup = 1.8"]
+    assert failures == [("speed", "lower 95% bound 1.40x of the speedup 2.00x (batch 1, 5 rounds) is below "
+                                  "min_speedup = 1.8")]
 
 
 def test_unreliable_timings_gate_nothing_and_say_why() -> None:

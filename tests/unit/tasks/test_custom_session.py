@@ -135,7 +135,7 @@ def test_setup_runs_once_and_corpus_metrics_match_a_by_hand_run(project, tiny_cl
     again = warm.compare("probe-macro_f1", "cpu-int8")
     assert (again.source_score, again.compressed_score) == (macro_f1.source_score, macro_f1.compressed_score)
     retimed = bool(accuracy.performance.get("unreliable"))  # contended timings are never cached: a warm run re-times
-    assert functions.SETUP_CALLS == ["source"] and (retimed or not warm._loaded), "a warm run loads no model"
+    assert functions.SETUP_CALLS == ["source"] and (retimed or not warm.scorer._loaded), "a warm run loads no model"
 
     train = root / "train.jsonl"  # the probe's training file changes: its predictions rebuild, not the artifact
     train.write_text("".join(line for i, line in enumerate(train.read_text().splitlines(True)) if i % 4))
@@ -149,26 +149,26 @@ def test_the_key_holds_the_code_the_declared_files_and_the_params(project):
     root, functions = project
     task = lambda gate: gate.task("probe-accuracy")  # noqa: E731
     first = session(root)
-    key = first._data_key(task(first))
+    key = first.keys.examples(task(first))
 
     train = root / "train.jsonl"
     original = train.read_bytes()
     train.write_bytes(original.replace(b"invoice", b"receipt", 1))
-    assert session(root)._data_key(task(session(root))) != key, "a declared file's bytes"
+    assert session(root).keys.examples(task(session(root))) != key, "a declared file's bytes"
     train.write_bytes(original)
-    assert session(root)._data_key(task(session(root))) == key
+    assert session(root).keys.examples(task(session(root))) == key
 
     source = Path(functions.__file__)
     source.write_text(source.read_text().replace("max_iter=500", "max_iter=400"))
     importlib.reload(functions)
-    assert session(root)._data_key(task(session(root))) != key, "the functions' source text"
+    assert session(root).keys.examples(task(session(root))) != key, "the functions' source text"
     source.write_text(FUNCTIONS)
     importlib.reload(functions)
-    assert session(root)._data_key(task(session(root))) == key
+    assert session(root).keys.examples(task(session(root))) == key
 
     config = root / "pyproject.toml"
     config.write_text(config.read_text().replace("C = 1.0", "C = 0.01", 1))
-    assert session(root)._data_key(task(session(root))) != key, "params"
+    assert session(root).keys.examples(task(session(root))) != key, "params"
 
 
 def test_without_text_to_time_the_rows_say_why(project):

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import MIN_PREFIX, Registry
+from .base import MIN_PREFIX, ModelRegistry
 from .errors import (AmbiguousKeyError, DecisionRefusedError, NotARegistryError, RegistryError, SchemaTooNewError,
                      UnknownArtifactError)
 from .model import (ApprovalRecord, ArtifactDetails, ArtifactRecord, Decision, EvaluationRecord, Status, Verdict,
                     default_who, verdict_of)
-from .recording import evaluation_record, new_run_id, record_session
+from .recording import BuiltStage, built_stages, evaluation_record, new_run_id, record_run, record_session
 
 SCHEMES = ("sqlite:///", "mlflow://")
 
 
-def open_registry(url: str, *, base_dir: str | Path | None = None, create: bool = True) -> Registry:
+def open_registry(url: str, *, base_dir: str | Path | None = None, create: bool = True) -> ModelRegistry:
     """Open (and, with ``create``, create) the registry at ``url``.
 
     ``sqlite:///relative/path.db`` is resolved against ``base_dir`` (the config file's folder; default:
@@ -47,8 +47,8 @@ def open_registry(url: str, *, base_dir: str | Path | None = None, create: bool 
 
 
 __all__ = [
-    "MIN_PREFIX", "SCHEMES", "AmbiguousKeyError", "ApprovalRecord", "ArtifactDetails", "ArtifactRecord", "Decision",
-    "DecisionRefusedError", "EvaluationRecord", "NotARegistryError", "Registry", "RegistryError",
-    "SchemaTooNewError", "Status", "UnknownArtifactError", "Verdict", "default_who", "evaluation_record",
-    "new_run_id", "open_registry", "record_session", "verdict_of",
+    "MIN_PREFIX", "SCHEMES", "AmbiguousKeyError", "ApprovalRecord", "ArtifactDetails", "ArtifactRecord", "BuiltStage",
+    "Decision", "DecisionRefusedError", "EvaluationRecord", "ModelRegistry", "NotARegistryError", "RegistryError",
+    "SchemaTooNewError", "Status", "UnknownArtifactError", "Verdict", "built_stages", "default_who",
+    "evaluation_record", "new_run_id", "open_registry", "record_run", "record_session", "verdict_of",
 ]

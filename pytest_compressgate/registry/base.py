@@ -23,7 +23,7 @@ KEY_PATTERN = re.compile(r"[0-9a-f]{8,64}")
 LIST_HINT = "`compressgate registry list` shows every key"
 
 
-class Registry(abc.ABC):
+class ModelRegistry(abc.ABC):
     """A governed store of compressed artifacts, their evaluations and their approval history."""
 
     url: str
@@ -67,7 +67,7 @@ class Registry(abc.ABC):
         has something to release and overrides it; the MLflow backend holds none.
         """
 
-    def __enter__(self) -> Registry:
+    def __enter__(self) -> ModelRegistry:
         return self
 
     def __exit__(self, *exc: Any) -> None:

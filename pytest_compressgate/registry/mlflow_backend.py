@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from .base import Registry
+from .base import ModelRegistry
 from .errors import RegistryError
 from .model import (ApprovalRecord, ArtifactDetails, ArtifactRecord, Decision, EvaluationRecord, Verdict,
                     verdict_of)
@@ -33,7 +33,7 @@ NUMERIC_FIELDS = ("source_score", "compressed_score", "drop", "allowed_drop", "i
                   "p_value")
 
 
-class MlflowRegistry(Registry):
+class MlflowRegistry(ModelRegistry):
     def __init__(self, tracking_uri: str | None, *, experiment: str = "compressgate", create: bool = True) -> None:
         from compressors.errors import require
 

@@ -1,7 +1,9 @@
-"""Record what a gate session built and scored: every stage artifact and every comparison.
+"""Record what a gate run built and scored: every stage artifact and every result, against its stage.
 
-Called once per process at the end of a session (each pytest-xdist worker records its own items);
-everything one session records commits in one transaction, so a crash mid-way records nothing half.
+Called once per process at the end of a run (each pytest-xdist worker records its own items); everything
+one run records commits in one transaction, so a crash mid-way records nothing half. The inputs are plain:
+``BuiltStage`` says what each stage is, results are the gate's result records (or their JSON form), so the
+registry knows nothing of how a session builds or scores.
 """
 
 from __future__ import annotations
@@ -10,14 +12,39 @@ import math
 import os
 import socket
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from .base import Registry
+from .base import ModelRegistry
 from .model import ArtifactRecord, EvaluationRecord
 
 if TYPE_CHECKING:  # the session imports numpy and the compressors; the registry itself does not
-    from ..session import BuiltTarget, GateSession, Stage
+    from ..session import GateSession
+
+
+@dataclass(frozen=True)
+class BuiltStage:
+    """One built stage of a target's recipe, as the registry records it."""
+
+    key: str
+    target: str
+    index: int
+    method: str
+    manifest: Mapping[str, Any]  # the artifact's manifest (params, format, stats, libraries, bytes_on_disk)
+    path: str  # the artifact's folder
+    parent_key: str  # the stage it was built from; the source's key for the first stage
+    source_key: str
+    recipe: tuple[dict[str, Any], ...]  # the target's recipe, its tables as the user wrote them
+    hardware: str  # the target's hardware preset
+    gated: bool  # the final stage, or a stage with thresholds of its own
+    final: bool
+
+    @property
+    def name(self) -> str:
+        """What a result's ``stage`` names (None there means the final stage)."""
+        return f"{self.index}-{self.method}"
 
 
 def new_run_id() -> str:
@@ -26,53 +53,49 @@ def new_run_id() -> str:
     return f"{stamp}-{socket.gethostname().split('.')[0]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-def record_session(registry: Registry, session: GateSession, run_id: str) -> dict[str, int]:
-    """Record every built stage of every built target, then every comparison, against its stage's key.
+def record_run(registry: ModelRegistry, built: Sequence[BuiltStage], results: Sequence[Any],
+               run_id: str) -> dict[str, int]:
+    """Record every built stage, then every result against its stage's key.
 
-    Returns counts: ``{"artifacts": new artifact records, "evaluations": evaluation records}``.
+    Returns counts: ``{"artifacts": new artifact records, "evaluations": evaluation records}``. A result
+    whose stage is not among ``built`` is an error (``ValueError``), and nothing is recorded.
     """
-    built = session.built_targets
     counts = {"artifacts": 0, "evaluations": 0}
     with registry.batch():
-        for target in built.values():
-            for stage in target.stages:
-                counts["artifacts"] += registry.record_artifact(artifact_record(session, target, stage))
-        for comparison in session.comparisons:
-            target = built.get(comparison.target) or session.build(comparison.target)  # compared => built
-            stage = _stage_of(target, comparison.stage)
-            gated = stage is target.final or stage.index in session.target(target.name).stage_thresholds
-            registry.record_evaluation(evaluation_record(comparison.to_json(), artifact_key=stage.key,
-                                                         run_id=run_id, gated=gated))
+        for stage in built:
+            counts["artifacts"] += registry.record_artifact(artifact_record(stage))
+        for result in results:
+            data = result if isinstance(result, Mapping) else result.to_json()
+            stage = _stage_of(built, data["target"], data.get("stage"))
+            registry.record_evaluation(evaluation_record(data, artifact_key=stage.key, run_id=run_id,
+                                                         gated=stage.gated))
             counts["evaluations"] += 1
     return counts
 
 
-def _stage_of(target: BuiltTarget, stage_name: str | None) -> Stage:
-    if stage_name is None:
-        return target.final
-    for stage in target.stages:
-        if stage.name == stage_name:
+def _stage_of(built: Sequence[BuiltStage], target: str, stage_name: str | None) -> BuiltStage:
+    stages = [s for s in built if s.target == target]
+    for stage in stages:
+        if (stage.final if stage_name is None else stage.name == stage_name):
             return stage
-    raise ValueError(f"comparison names stage {stage_name!r}, which target {target.name!r} does not have "
-                     f"(stages: {', '.join(s.name for s in target.stages)})")
+    raise ValueError(f"a result names stage {stage_name or 'final'!r} of target {target!r}, which was not built "
+                     f"(stages: {', '.join(s.name for s in stages) or 'none'})")
 
 
-def artifact_record(session: GateSession, target: BuiltTarget, stage: Stage) -> ArtifactRecord:
-    manifest = stage.artifact.manifest
-    config = session.target(target.name)
-    parent = manifest.get("source", {}).get("key") or (target.stages[stage.index - 1].key if stage.index
-                                                        else session.source_key)
+def artifact_record(stage: BuiltStage) -> ArtifactRecord:
+    manifest = stage.manifest
     return ArtifactRecord(
-        key=stage.key, target=target.name, stage_index=stage.index, method=stage.method,
-        params=dict(manifest.get("params", {})), recipe=[dict(step) for step in config.recipe],
-        source_key=session.source_key, parent_key=parent, hardware=config.hardware,
+        key=stage.key, target=stage.target, stage_index=stage.index, method=stage.method,
+        params=dict(manifest.get("params", {})), recipe=[dict(step) for step in stage.recipe],
+        source_key=stage.source_key, parent_key=stage.parent_key, hardware=stage.hardware,
         libraries=dict(manifest.get("libraries", {})), bytes_on_disk=manifest.get("bytes_on_disk"),
-        stats=dict(manifest.get("stats", {})), path=str(stage.artifact.path), format=manifest.get("format"),
+        stats=dict(manifest.get("stats", {})), path=stage.path, format=manifest.get("format"),
     )
 
 
-def evaluation_record(data: dict[str, Any], *, artifact_key: str, run_id: str, gated: bool = True) -> EvaluationRecord:
-    """An evaluation from a ``Comparison.to_json()`` dictionary (the form reports and xdist carry)."""
+def evaluation_record(data: Mapping[str, Any], *, artifact_key: str, run_id: str,
+                      gated: bool = True) -> EvaluationRecord:
+    """An evaluation from a result's JSON form (what reports and pytest-xdist carry)."""
     interval = data.get("interval") or {}
     return EvaluationRecord(
         artifact_key=artifact_key, run_id=run_id, task=data["task"], target=data["target"], stage=data.get("stage"),
@@ -85,6 +108,34 @@ def evaluation_record(data: dict[str, Any], *, artifact_key: str, run_id: str, g
         failures=[str(f) for f in data.get("failures", [])], warnings=[str(w) for w in data.get("warnings", [])],
         performance=_plain(data.get("performance") or {}),
     )
+
+
+# -- today's session shape, until the gate hands over BuiltStage lists itself ----------------------
+
+
+def record_session(registry: ModelRegistry, session: GateSession, run_id: str) -> dict[str, int]:
+    """``record_run`` for a gate session: its built stages and its results."""
+    return record_run(registry, built_stages(session), session.comparisons, run_id)
+
+
+def built_stages(session: GateSession) -> list[BuiltStage]:
+    """Every stage of every target the session built, or compared (a compared target was built)."""
+    compared = {c.target for c in session.comparisons}
+    names = [*session.built_targets, *sorted(compared - set(session.built_targets))]
+    stages = []
+    for name in names:
+        target, config = session.build(name), session.target(name)
+        recipe = tuple(dict(step.table) for step in config.recipe)
+        for stage in target.stages:
+            manifest = stage.artifact.manifest
+            parent = manifest.get("source", {}).get("key") or (target.stages[stage.index - 1].key if stage.index
+                                                                else session.source_key)
+            stages.append(BuiltStage(
+                key=stage.key, target=name, index=stage.index, method=stage.method, manifest=manifest,
+                path=str(stage.artifact.path), parent_key=parent, source_key=session.source_key, recipe=recipe,
+                hardware=config.hardware, gated=stage is target.final or stage.index in config.stage_thresholds,
+                final=stage is target.final))
+    return stages
 
 
 def _float(value: Any) -> float | None:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .base import Registry
+from .base import ModelRegistry
 from .errors import NotARegistryError, RegistryError, SchemaTooNewError
 from .migrations import APPLICATION, LATEST, MIGRATIONS
 from .model import (ApprovalRecord, ArtifactDetails, ArtifactRecord, Decision, EvaluationRecord, Verdict,
@@ -25,7 +25,7 @@ T = TypeVar("T")
 NEW_FILE_HINT = "point `registry =` (or --url) at a new file, e.g. sqlite:///.compressgate/registry.db"
 
 
-class SqliteRegistry(Registry):
+class SqliteRegistry(ModelRegistry):
     def __init__(self, path: str | Path, *, create: bool = True, busy_timeout_s: float = 60.0,
                  migrate_to: int = LATEST) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None

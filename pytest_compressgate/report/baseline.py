@@ -12,6 +12,7 @@ cannot be compared (new row, different examples).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,27 +61,34 @@ def save_baseline(path: Path, results: list[dict[str, Any]]) -> Path:
     return write_json(path, [{k: v for k, v in c.items() if k != "baseline"} for c in results])
 
 
-def _row_key(c: dict[str, Any]) -> tuple:
+def _row_key(c: Mapping[str, Any]) -> tuple:
     return c["task"], c["target"], c.get("stage")
 
 
-def attach(results: list[dict[str, Any]], baseline: list[dict[str, Any]], ref: str) -> None:
-    """Add ``baseline`` to each row: the baseline's drop and how this run's drop moved since (positive =
-    worse, in metric units), or why the two cannot be compared."""
-    then = {_row_key(c): c for c in baseline}
+def _fields(row: Any) -> Mapping[str, Any]:
+    """A result's fields: a result record (``to_json``) or a row already in that form."""
+    return row if isinstance(row, Mapping) else row.to_json()
+
+
+def note(result: Any, baseline: Sequence[Any], ref: str) -> dict[str, Any]:
+    """How ``result``'s drop moved since the baseline run: the baseline's drop and the change (positive =
+    worse, in metric units), or why the two cannot be compared. Pure: nothing is changed."""
+    now = _fields(result)
+    old = next((r for r in map(_fields, baseline) if _row_key(r) == _row_key(now)), None)
+    if old is None:
+        return {"ref": ref, "status": "new"}
+    keys, old_keys = now.get("keys") or {}, old.get("keys") or {}
+    then = {"ref": ref, "drop": old["drop"], "compressed_score": old["compressed_score"], "passed": old["passed"]}
+    if keys.get("examples") != old_keys.get("examples") or now["metric"] != old["metric"]:
+        return {**then, "status": "different examples"}
+    same_model = keys.get("artifact") == old_keys.get("artifact") and keys.get("source") == old_keys.get("source")
+    return {**then, "status": "same models" if same_model else "rebuilt", "drop_change": now["drop"] - old["drop"]}
+
+
+def attach(results: list[dict[str, Any]], baseline: Sequence[Any], ref: str) -> None:
+    """Add ``baseline`` (see ``note``) to each row."""
     for c in results:
-        old = then.get(_row_key(c))
-        if old is None:
-            c["baseline"] = {"ref": ref, "status": "new"}
-            continue
-        keys, old_keys = c.get("keys") or {}, old.get("keys") or {}
-        note = {"ref": ref, "drop": old["drop"], "compressed_score": old["compressed_score"], "passed": old["passed"]}
-        if keys.get("examples") != old_keys.get("examples") or c["metric"] != old["metric"]:
-            c["baseline"] = {**note, "status": "different examples"}
-            continue
-        same_model = keys.get("artifact") == old_keys.get("artifact") and keys.get("source") == old_keys.get("source")
-        c["baseline"] = {**note, "status": "same models" if same_model else "rebuilt",
-                         "drop_change": c["drop"] - old["drop"]}
+        c["baseline"] = note(c, baseline, ref)
 
 
 def check_increase(comparison, baseline: list[dict[str, Any]], ref: str | None, limit: float | None) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+import pytest_compressgate
 
 
 def test_items_are_collected_and_skipped_with_reason(pytester: pytest.Pytester, gate_project) -> None:
@@ -27,6 +31,15 @@ def test_importing_the_plugin_does_not_import_torch() -> None:
             "heavy = [m for m in ('torch', 'transformers', 'onnxruntime') if m in sys.modules]; "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_only_the_plugin_package_imports_pytest() -> None:
+    """The core (sessions, reports, registry, the command) runs without pytest; the plugin/ package wires it in."""
+    package = Path(pytest_compressgate.__file__).parent
+    importing = re.compile(r"^\s*(import pytest|from pytest\b|import _pytest|from _pytest\b)", re.MULTILINE)
+    outside = [str(p.relative_to(package)) for p in package.rglob("*.py")
+               if p.relative_to(package).parts[0] != "plugin" and importing.search(p.read_text(encoding="utf-8"))]
+    assert outside == []
 
 
 def test_plain_run_in_a_project_with_a_gate_imports_nothing_heavy(pytester: pytest.Pytester, gate_project) -> None:

@@ -11,8 +11,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "assert_no_regression": "pytest_compressgate.assertions",
     "assert_scores_no_regression": "pytest_compressgate.assertions",
-    "GateSession": "pytest_compressgate.session",
-    "Comparison": "pytest_compressgate.verdict",
+    "GateSession": "pytest_compressgate.gate",
+    "GateResult": "pytest_compressgate.result",
+    "Comparison": "pytest_compressgate.result",  # GateResult's earlier name
 }
 
 

@@ -1,21 +1,21 @@
-"""Assertion helpers for custom benchmark tests. Their failure message is the comparison's own report."""
+"""Assertion helpers for custom benchmark tests. Their failure message is the result's own report."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .verdict import Comparison
+from .result import GateResult
 
 
 class GateFailure(AssertionError):
-    """A compression regression; carries the comparison so reports can show its numbers."""
+    """A compression regression; carries the result so reports can show its numbers."""
 
-    def __init__(self, comparison: Comparison) -> None:
+    def __init__(self, comparison: GateResult) -> None:
         super().__init__(comparison.message())
         self.comparison = comparison
 
 
-def assert_no_regression(comparison: Comparison) -> Comparison:
+def assert_no_regression(comparison: GateResult) -> GateResult:
     """Fail with the comparison's numbers (scores, drop, interval, allowed drop, n, what to do next)."""
     __tracebackhide__ = True
     if not comparison.passed:
@@ -34,7 +34,7 @@ def assert_scores_no_regression(
     confidence: float = 0.95,
     min_score: float | None = None,
     seed: int = 0,
-) -> Comparison:
+) -> GateResult:
     """Gate a custom scorer: per-example scores (higher is better) of the source and compressed models.
 
     >>> assert_scores_no_regression([1, 1, 0, 1], [1, 1, 0, 1], max_drop=0.05).passed

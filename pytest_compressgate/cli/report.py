@@ -41,18 +41,24 @@ def cmd_report(args: argparse.Namespace) -> int:
             or not isinstance(document.get("comparisons"), list):
         raise CliError(f"{path} is not a compress gate report (no 'schema': 'compressgate-report/1'); "
                        "pass --from the folder given to --compress-gate-report")
-    comparisons = document["comparisons"]
+    from ..report.json_report import results_of
+
+    try:
+        results = results_of(document["comparisons"])
+    except ValueError as exc:
+        raise CliError(f"{path} {exc}; rerun the gate to write it again") from None
     summary = Summary(baseline=_baseline(args.baseline))
     if args.format == "table":
         parts: list[str] = []
-        write_summary(Writer(line=lambda line: parts.append(line + "\n"), text=parts.append), comparisons, summary)
+        write_summary(Writer(line=lambda line: parts.append(line + "\n"), text=parts.append), results, summary)
         text = "".join(parts)
     elif args.format == "markdown":
-        annotate(comparisons, summary)
-        text = render_markdown(comparisons)
+        annotate(results, summary)
+        text = render_markdown(results)
     else:
-        annotate(comparisons, summary)
-        text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+        annotate(results, summary)
+        document["comparisons"] = [r.to_json() for r in results]
+        text = json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
     emit(text, args.output, what="report")
     return 0
 

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
 from .stash import REGISTRY_EXIT, REGISTRY_PROBLEM, SESSION
 
+if TYPE_CHECKING:
+    from ..result import GateResult
+
 
 class ResultCollector:
-    """Gathers comparisons from test reports, so results from pytest-xdist workers reach one summary."""
+    """Gathers results from test reports, so results from pytest-xdist workers reach one summary."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.results: list[dict[str, Any]] = []
+        self.results: list[GateResult] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
-            self.results.extend(json.loads(cast(str, value))  # JSON text, as GateItem.runtest() stores it
+            from ..result import GateResult
+
+            self.results.extend(GateResult.from_json(json.loads(cast(str, value)))  # JSON text, as runtest() stores it
                                 for name, value in report.user_properties if name == "compressgate")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:

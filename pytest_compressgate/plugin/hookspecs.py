@@ -18,4 +18,4 @@ def pytest_compressgate_build_source(gate_config):
 
 
 def pytest_compressgate_comparison(comparison):
-    """Called with each ``Comparison`` as soon as it is computed (e.g. to post it to a dashboard)."""
+    """Called with each ``GateResult`` as soon as it is judged (e.g. to post it to a dashboard)."""

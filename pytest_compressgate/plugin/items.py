@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .stash import OFF_REASON, SESSION
+
+if TYPE_CHECKING:
+    from ..result import GateResult
 
 
 class GateFile(pytest.File):
@@ -42,11 +45,11 @@ class GateItem(pytest.Item):
                 pytest.fail(f"{message} (--compress-gate-require-hardware is set)", pytrace=False)
             skip_at_item(message)
         comparison = session.compare(self.task, self.target)
-        for c in session.comparisons_for(self.task, self.target):
+        for result in session.comparisons_for(self.task, self.target):
+            result.nodeid = self.nodeid
             # JSON text, not a dict: --junitxml writes properties as text, and JSON stays machine-readable there
-            self.user_properties.append(("compressgate", json.dumps({**c.to_json(), "nodeid": self.nodeid},
-                                                                    default=str)))
-            self.config.hook.pytest_compressgate_comparison(comparison=c)
+            self.user_properties.append(("compressgate", json.dumps(result.to_json(), default=str)))
+            self.config.hook.pytest_compressgate_comparison(comparison=result)
         self.user_properties.extend(junit_properties(comparison))
         if not comparison.passed:
             raise GateFailure(comparison)
@@ -76,7 +79,7 @@ def skip_at_item(reason: str) -> None:
     raise exc
 
 
-def junit_properties(c) -> list[tuple[str, str]]:
+def junit_properties(c: GateResult) -> list[tuple[str, str]]:
     """The verdict's numbers as flat properties, which ``--junitxml`` reports show per test case."""
     numbers = {"metric": c.metric, "source_score": f"{c.source_score:.4f}",
                "compressed_score": f"{c.compressed_score:.4f}", "drop": f"{c.drop:+.4f}",

@@ -2,8 +2,8 @@
 
 Called once per process at the end of a run (each pytest-xdist worker records its own items); everything
 one run records commits in one transaction, so a crash mid-way records nothing half. The inputs are plain:
-``BuiltStage`` says what each stage is, results are the gate's result records (or their JSON form), so the
-registry knows nothing of how a session builds or scores.
+``BuiltStage`` says what each stage is, results are the gate's result records, so the registry knows
+nothing of how a session builds or scores.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .base import ModelRegistry
 from .model import ArtifactRecord, EvaluationRecord
 
 if TYPE_CHECKING:  # the session imports numpy and the compressors; the registry itself does not
+    from ..result import GateResult
     from ..session import GateSession
 
 
@@ -53,7 +54,7 @@ def new_run_id() -> str:
     return f"{stamp}-{socket.gethostname().split('.')[0]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-def record_run(registry: ModelRegistry, built: Sequence[BuiltStage], results: Sequence[Any],
+def record_run(registry: ModelRegistry, built: Sequence[BuiltStage], results: Sequence[GateResult],
                run_id: str) -> dict[str, int]:
     """Record every built stage, then every result against its stage's key.
 
@@ -65,9 +66,8 @@ def record_run(registry: ModelRegistry, built: Sequence[BuiltStage], results: Se
         for stage in built:
             counts["artifacts"] += registry.record_artifact(artifact_record(stage))
         for result in results:
-            data = result if isinstance(result, Mapping) else result.to_json()
-            stage = _stage_of(built, data["target"], data.get("stage"))
-            registry.record_evaluation(evaluation_record(data, artifact_key=stage.key, run_id=run_id,
+            stage = _stage_of(built, result.target, result.stage)
+            registry.record_evaluation(evaluation_record(result, artifact_key=stage.key, run_id=run_id,
                                                          gated=stage.gated))
             counts["evaluations"] += 1
     return counts
@@ -93,20 +93,19 @@ def artifact_record(stage: BuiltStage) -> ArtifactRecord:
     )
 
 
-def evaluation_record(data: Mapping[str, Any], *, artifact_key: str, run_id: str,
-                      gated: bool = True) -> EvaluationRecord:
-    """An evaluation from a result's JSON form (what reports and pytest-xdist carry)."""
-    interval = data.get("interval") or {}
+def evaluation_record(result: GateResult, *, artifact_key: str, run_id: str, gated: bool = True) -> EvaluationRecord:
+    """The registry's record of one result, scored against the artifact ``artifact_key``."""
+    interval = result.interval
     return EvaluationRecord(
-        artifact_key=artifact_key, run_id=run_id, task=data["task"], target=data["target"], stage=data.get("stage"),
-        gated=gated, metric=data["metric"], higher_is_better=data.get("higher_is_better"), n=int(data["n"]),
-        examples_used=data.get("examples_used"), source_score=_float(data.get("source_score")),
-        compressed_score=_float(data.get("compressed_score")), drop=_float(data.get("drop")),
-        allowed_drop=_float(data.get("allowed_drop")), interval_low=_float(interval.get("low")),
-        interval_high=_float(interval.get("high")), confidence=_float(interval.get("confidence")),
-        p_value=_float(data.get("p_value")), decision_mode=data.get("decision"), passed=bool(data["passed"]),
-        failures=[str(f) for f in data.get("failures", [])], warnings=[str(w) for w in data.get("warnings", [])],
-        performance=_plain(data.get("performance") or {}),
+        artifact_key=artifact_key, run_id=run_id, task=result.task, target=result.target, stage=result.stage,
+        gated=gated, metric=result.metric, higher_is_better=result.higher_is_better, n=int(result.n),
+        examples_used=result.examples_used, source_score=_float(result.source_score),
+        compressed_score=_float(result.compressed_score), drop=_float(result.drop),
+        allowed_drop=_float(result.allowed_drop), interval_low=_float(interval.low if interval else None),
+        interval_high=_float(interval.high if interval else None),
+        confidence=_float(interval.confidence if interval else None), p_value=_float(result.p_value),
+        decision_mode=result.decision, passed=bool(result.passed), failures=[str(f) for f in result.failures],
+        warnings=[str(w) for w in result.warnings], performance=_plain(result.performance or {}),
     )
 
 

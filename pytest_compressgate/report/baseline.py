@@ -11,12 +11,17 @@ cannot be compared (new row, different examples).
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .json_report import SCHEMA, write_json
+from .format import MISSING
+from .json_report import SCHEMA, results_of, write_json
+
+if TYPE_CHECKING:
+    from ..result import GateResult
 
 
 class BaselineError(Exception):
@@ -39,7 +44,8 @@ def baseline_path(ref: str, *, cache_dir: Path, root: Path) -> Path:
     return cache_dir / "baselines" / f"{ref}.json"
 
 
-def load_baseline(ref: str, path: Path) -> list[dict[str, Any]]:
+def load_baseline(ref: str, path: Path) -> list[GateResult]:
+    """The results of the report at ``path``: any compressgate.json, rows of older runs included."""
     if not path.is_file():
         saved = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
         raise BaselineError(ref, f"no baseline at {path} (saved here: {', '.join(saved) or 'none'})",
@@ -53,45 +59,47 @@ def load_baseline(ref: str, path: Path) -> list[dict[str, Any]]:
         found = document.get("schema") if isinstance(document, dict) else type(document).__name__
         raise BaselineError(ref, f"{path} is not a compress gate report (schema {SCHEMA!r} expected, "
                                  f"found {found!r})")
-    return document["comparisons"]
+    try:
+        return results_of(document["comparisons"])
+    except ValueError as exc:
+        raise BaselineError(ref, f"{path} {exc}", fix="rerun the gate that wrote it") from None
 
 
-def save_baseline(path: Path, results: list[dict[str, Any]]) -> Path:
-    """Keep this run's rows (without their baseline notes) as a baseline; written atomically."""
-    return write_json(path, [{k: v for k, v in c.items() if k != "baseline"} for c in results])
+def save_baseline(path: Path, results: Sequence[GateResult]) -> Path:
+    """Keep this run's results (without their baseline notes) as a baseline; written atomically."""
+    return write_json(path, [dataclasses.replace(r, baseline=None) for r in results])
 
 
-def _row_key(c: Mapping[str, Any]) -> tuple:
-    return c["task"], c["target"], c.get("stage")
+def _row_key(r: GateResult) -> tuple:
+    return r.task, r.target, r.stage
 
 
-def _fields(row: Any) -> Mapping[str, Any]:
-    """A result's fields: a result record (``to_json``) or a row already in that form."""
-    return row if isinstance(row, Mapping) else row.to_json()
-
-
-def note(result: Any, baseline: Sequence[Any], ref: str) -> dict[str, Any]:
+def note(result: GateResult, baseline: Sequence[GateResult], ref: str) -> dict[str, Any]:
     """How ``result``'s drop moved since the baseline run: the baseline's drop and the change (positive =
     worse, in metric units), or why the two cannot be compared. Pure: nothing is changed."""
-    now = _fields(result)
-    old = next((r for r in map(_fields, baseline) if _row_key(r) == _row_key(now)), None)
+    old = next((r for r in baseline if _row_key(r) == _row_key(result)), None)
     if old is None:
         return {"ref": ref, "status": "new"}
-    keys, old_keys = now.get("keys") or {}, old.get("keys") or {}
-    then = {"ref": ref, "drop": old["drop"], "compressed_score": old["compressed_score"], "passed": old["passed"]}
-    if keys.get("examples") != old_keys.get("examples") or now["metric"] != old["metric"]:
+    keys, old_keys = result.keys or {}, old.keys or {}
+    then = {"ref": ref, "drop": old.drop, "compressed_score": old.compressed_score, "passed": old.passed}
+    if keys.get("examples") != old_keys.get("examples") or result.metric != old.metric:
         return {**then, "status": "different examples"}
     same_model = keys.get("artifact") == old_keys.get("artifact") and keys.get("source") == old_keys.get("source")
-    return {**then, "status": "same models" if same_model else "rebuilt", "drop_change": now["drop"] - old["drop"]}
+    return {**then, "status": "same models" if same_model else "rebuilt", "drop_change": result.drop - old.drop}
 
 
-def attach(results: list[dict[str, Any]], baseline: Sequence[Any], ref: str) -> None:
-    """Add ``baseline`` (see ``note``) to each row."""
-    for c in results:
-        c["baseline"] = note(c, baseline, ref)
+def attach(results: Sequence[GateResult | dict[str, Any]], baseline: Sequence[GateResult], ref: str) -> None:
+    """Set each result's ``baseline`` (see ``note``)."""
+    from ..result import GateResult
+
+    for r in results:
+        if isinstance(r, dict):  # a result's JSON form, from callers not yet passing the record itself
+            r["baseline"] = note(GateResult.from_json(r), baseline, ref)
+        else:
+            r.baseline = note(r, baseline, ref)
 
 
-def check_increase(comparison, baseline: list[dict[str, Any]], ref: str | None, limit: float | None) -> None:
+def check_increase(comparison, baseline: Sequence[GateResult], ref: str | None, limit: float | None) -> None:
     """Fail ``comparison`` when its drop grew by more than ``limit`` since the baseline; note when the
     limit cannot be checked. ``comparison`` is a ``verdict.Comparison`` with its content keys set."""
     if limit is None:
@@ -99,22 +107,19 @@ def check_increase(comparison, baseline: list[dict[str, Any]], ref: str | None, 
     if ref is None:
         comparison.warnings.append(f"max_drop_increase = {limit} not checked: no --compress-gate-baseline given")
         return
-    now = comparison.to_json()
-    attach([now], baseline, ref)
-    note = now["baseline"]
-    if "drop_change" not in note:
-        why = "has no row for it" if note["status"] == "new" else "scored it on other examples"
+    then = note(comparison, baseline, ref)
+    if "drop_change" not in then:
+        why = "has no row for it" if then["status"] == "new" else "scored it on other examples"
         comparison.warnings.append(f"max_drop_increase not checked: baseline {ref!r} {why}")
-    elif note["drop_change"] > limit:
-        comparison.fail(f"the drop grew by {note['drop_change']:+.4f} since baseline {ref!r} "
-                        f"({note['drop']:+.4f} -> {comparison.drop:+.4f}); max_drop_increase is {limit:.4f}")
+    elif then["drop_change"] > limit:
+        comparison.fail(f"the drop grew by {then['drop_change']:+.4f} since baseline {ref!r} "
+                        f"({then['drop']:+.4f} -> {comparison.drop:+.4f}); max_drop_increase is {limit:.4f}")
 
 
-def cell(c: dict[str, Any]) -> str:
+def cell(r: GateResult) -> str:
     """The table cell: the drop's change since the baseline, or why there is none."""
-    note = c.get("baseline")
-    if note is None:
-        return "—"
-    if "drop_change" not in note:
-        return note["status"]
-    return f"{note['drop_change']:+.4f}"
+    if r.baseline is None:
+        return MISSING
+    if "drop_change" not in r.baseline:
+        return r.baseline["status"]
+    return f"{r.baseline['drop_change']:+.4f}"

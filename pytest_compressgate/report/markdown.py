@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .rows import baseline_header, columns, failures, notes, row
 
+if TYPE_CHECKING:
+    from ..result import GateResult
 
-def render_markdown(comparisons: list[dict[str, Any]]) -> str:
+
+def render_markdown(comparisons: Sequence[GateResult]) -> str:
     failed = failures(comparisons)
     head = "### Compress gate: " + (f"❌ {len(failed)} failing" if failed else "✅ all tasks within thresholds")
     shown = columns(comparisons)
@@ -27,6 +31,6 @@ def render_markdown(comparisons: list[dict[str, Any]]) -> str:
         lines += ["", "</details>"]
     if failed:
         lines += ["", "<details><summary>Why it failed</summary>", "", "```"]
-        lines += [f"{c['task']}[{c['target']}]: " + "; ".join(c["failures"]) for c in failed]
+        lines += [f"{c.task}[{c.target}]: " + "; ".join(c.failures) for c in failed]
         lines += ["```", "", "</details>"]
     return "\n".join(lines) + "\n"

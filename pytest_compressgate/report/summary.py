@@ -19,7 +19,10 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..result import GateResult
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class Summary:
     """What a run's summary does besides printing the table; each part off unless given."""
 
     holm: bool = False  # add Holm-adjusted p-values across each target's tasks
-    baseline: tuple[str, list[dict[str, Any]]] | None = None  # (ref, its rows): add each row's drop change
+    baseline: tuple[str, Sequence[GateResult]] | None = None  # (ref, its results): add each row's drop change
     report_dir: Path | None = None  # write compressgate.json, .md and .png here
     save_baseline: tuple[str, Path] | None = None  # (ref, path): keep this run's rows as that baseline
     step_summary: Path | None = None  # append the Markdown here (a CI job page)
@@ -49,8 +52,8 @@ def github_step_summary(environ: Mapping[str, str] = os.environ) -> Path | None:
     return Path(value) if value else None
 
 
-def write_summary(writer: Writer, results: list[dict[str, Any]], summary: Summary) -> None:
-    """Report ``results`` (``Comparison.to_json`` rows; adjusted and annotated in place)."""
+def write_summary(writer: Writer, results: Sequence[GateResult], summary: Summary) -> None:
+    """Report ``results`` (their ``p_value_holm`` and ``baseline`` are set here)."""
     from . import render_markdown, render_table, write_json, write_plot
     from .baseline import save_baseline
     from .rows import notes
@@ -76,7 +79,7 @@ def write_summary(writer: Writer, results: list[dict[str, Any]], summary: Summar
         writer.line(hint)
 
 
-def annotate(results: list[dict[str, Any]], summary: Summary) -> None:
+def annotate(results: Sequence[GateResult], summary: Summary) -> None:
     """What the summary adds to each row before it is shown: Holm-adjusted p-values, the baseline's drop."""
     from .baseline import attach
     from .rows import adjust_holm
@@ -88,11 +91,11 @@ def annotate(results: list[dict[str, Any]], summary: Summary) -> None:
         attach(results, rows, ref)
 
 
-def rerun_hint(results: Sequence[dict[str, Any]]) -> str | None:
+def rerun_hint(results: Sequence[GateResult]) -> str | None:
     """The command that reruns the first failing gate, verbosely; None when every gate passed."""
-    failed = [r for r in results if not r["passed"] and not r.get("stage")]
+    failed = [r for r in results if not r.passed and not r.stage]
     if not failed:
         return None
-    nodeid, task, target = failed[0].get("nodeid"), failed[0]["task"], failed[0]["target"]
-    which = f"'{nodeid}'" if nodeid else f"-k '{task} and {target}'"
+    first = failed[0]
+    which = f"'{first.nodeid}'" if first.nodeid else f"-k '{first.task} and {first.target}'"
     return f"{len(failed)} gate(s) failed. Rerun one with: pytest --compress-gate {which} -vv"

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .rows import baseline_header, columns, row
+
+if TYPE_CHECKING:
+    from ..result import GateResult
 
 STYLE = {"PASS": "bold green", "FAIL": "bold red", "stage": "dim"}
 
 
-def render_table(comparisons: list[dict[str, Any]], *, width: int = 160, color: bool = False) -> str:
+def render_table(comparisons: Sequence[GateResult], *, width: int = 160, color: bool = False) -> str:
     from rich.console import Console
     from rich.table import Table
 

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from pytest_compressgate.report.baseline import BaselineError, attach, load_baseline
+from pytest_compressgate.report.baseline import BaselineError, attach, load_baseline, save_baseline
+from pytest_compressgate.result import RESULT_SCHEMA, GateResult
 
 
 def _comparisons(pytester: pytest.Pytester) -> list[dict]:
@@ -85,10 +86,33 @@ def test_a_file_that_is_not_a_report_is_refused(tmp_path) -> None:
         load_baseline("other.json", path)
 
 
+def _result(target: str, drop: float, **fields) -> GateResult:
+    return GateResult(task="intent", target=target, metric="accuracy", higher_is_better=True, n=150,
+                      source_score=0.9, compressed_score=0.9 - drop, drop=drop, allowed_drop=0.02, min_score=None,
+                      decision="estimate", keys={"examples": "e1", "source": "s1", "artifact": "a1"}, **fields)
+
+
 def test_rows_without_a_baseline_row_are_new() -> None:
-    now = [{"task": "intent", "target": "gpu", "stage": None, "metric": "accuracy", "drop": 0.01}]
+    now = [_result("gpu", 0.01)]
     attach(now, [], "main")
-    assert now[0]["baseline"] == {"ref": "main", "status": "new"}
+    assert now[0].baseline == {"ref": "main", "status": "new"}
+
+
+def test_a_baseline_saved_by_an_older_run_still_loads(tmp_path) -> None:
+    """Rows written before results carried their checks and schema read back with their verdict."""
+    old_row = {k: v for k, v in _result("cpu-int8", 0.03, passed=False, failures=["too much"]).to_json().items()
+               if k not in ("schema", "checks", "gated", "nodeid", "p_value_holm", "baseline")}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"schema": "compressgate-report/1", "passed": False, "comparisons": [old_row]}))
+    (then,) = load_baseline("old.json", path)
+    assert then.passed is False and then.failures == ["too much"] and then.drop == 0.03
+    now = [_result("cpu-int8", 0.01)]
+    attach(now, [then], "old.json")
+    assert now[0].baseline == {"ref": "old.json", "drop": 0.03, "compressed_score": pytest.approx(0.87),
+                               "passed": False, "status": "same models", "drop_change": pytest.approx(-0.02)}
+    save_baseline(tmp_path / "again.json", now)  # saved without its baseline note, in today's form
+    (again,) = load_baseline("again.json", tmp_path / "again.json")
+    assert again.baseline is None and again.drop == 0.01 and again.to_json()["schema"] == RESULT_SCHEMA
 
 
 def test_max_drop_increase_fails_a_gate_whose_drop_grew_since_the_baseline(pytester: pytest.Pytester,

@@ -177,7 +177,7 @@ def report_dir(tmp_path: Path) -> Path:
     comparisons = [Comparison(task="intent", target=t, metric="accuracy", higher_is_better=True, n=150,
                               source_score=0.9, compressed_score=0.9 - d, drop=d, allowed_drop=0.02, min_score=None,
                               decision="estimate", passed=d <= 0.02,
-                              failures=[] if d <= 0.02 else ["drop too large"]).to_json()
+                              failures=[] if d <= 0.02 else ["drop too large"])
                    for t, d in (("cpu-int8", 0.01), ("edge", 0.05))]
     write_json(tmp_path / "report" / "compressgate.json", comparisons)
     return tmp_path / "report"

@@ -13,6 +13,7 @@ from compressors.pipeline import parse_recipe
 from pytest_compressgate.config import TargetConfig
 from pytest_compressgate.registry import BuiltStage, Verdict, new_run_id, open_registry, record_run, record_session
 from pytest_compressgate.stats import Interval
+from pytest_compressgate.result import GateResult
 from pytest_compressgate.verdict import Comparison
 
 from .helpers import key_for
@@ -70,10 +71,11 @@ def test_every_stage_and_result_is_recorded_against_its_stage(tmp_path, built, r
         assert len(registry.show(final.key).evaluations) == 2
 
 
-def test_results_in_their_json_form_are_recorded_alike(tmp_path, built, results):
+def test_results_read_back_from_json_are_recorded_alike(tmp_path, built, results):
     with open_registry(f"sqlite:///{tmp_path / 'r.db'}") as registry:
-        record_run(registry, built, [r.to_json() for r in results], "run")
-        assert registry.show(built[1].key).verdict is Verdict.FAIL
+        record_run(registry, built, [GateResult.from_json(r.to_json()) for r in results], "run")
+        final = registry.show(built[1].key)
+        assert final.verdict is Verdict.FAIL and final.evaluations[0].interval_low == pytest.approx(0.03)
 
 
 def test_a_stage_with_its_own_threshold_is_gated(tmp_path, built, results):

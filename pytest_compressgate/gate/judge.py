@@ -112,7 +112,9 @@ class Judge:
         if self.baseline is None:
             result.warnings.append(f"max_drop_increase = {limit} not checked: no --compress-gate-baseline given")
             return
-        then = _baseline_note(result, self.baseline_rows(), self.baseline)
+        from ..report.baseline import note
+
+        then = note(result, self.baseline_rows(), self.baseline)
         if "drop_change" not in then:
             why = "has no row for it" if then["status"] == "new" else "scored it on other examples"
             result.warnings.append(f"max_drop_increase not checked: baseline {self.baseline!r} {why}")
@@ -147,11 +149,3 @@ class Judge:
         else:
             result.warnings.extend(notes)
 
-
-def _baseline_note(result: GateResult, rows: list[Any], ref: str) -> dict[str, Any]:
-    """How ``result``'s drop moved since the baseline ``rows`` (``report/baseline.py`` says it)."""
-    from ..report.baseline import attach
-
-    row = result.to_json()
-    attach([row], rows, ref)
-    return row["baseline"]

@@ -88,15 +88,10 @@ def note(result: GateResult, baseline: Sequence[GateResult], ref: str) -> dict[s
     return {**then, "status": "same models" if same_model else "rebuilt", "drop_change": result.drop - old.drop}
 
 
-def attach(results: Sequence[GateResult | dict[str, Any]], baseline: Sequence[GateResult], ref: str) -> None:
+def attach(results: Sequence[GateResult], baseline: Sequence[GateResult], ref: str) -> None:
     """Set each result's ``baseline`` (see ``note``)."""
-    from ..result import GateResult
-
     for r in results:
-        if isinstance(r, dict):  # a result's JSON form, from callers not yet passing the record itself
-            r["baseline"] = note(GateResult.from_json(r), baseline, ref)
-        else:
-            r.baseline = note(r, baseline, ref)
+        r.baseline = note(r, baseline, ref)
 
 
 def check_increase(comparison, baseline: Sequence[GateResult], ref: str | None, limit: float | None) -> None:

@@ -95,7 +95,7 @@ def test_a_run_that_fails_mid_way_records_nothing(tmp_path, built, results):
 
 def test_a_session_is_read_into_built_stages(tmp_path, built, results):
     """record_session reads a GateSession's built targets, its target configs and its results."""
-    from pytest_compressgate.session import BuiltTarget, Stage
+    from pytest_compressgate.gate import BuiltTarget, Stage
 
     stages = [Stage(s.index, s.method, s.key, Artifact(Path(s.path), dict(s.manifest)), cache_hit=False)
               for s in built]

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from conftest import pytest_compressgate_build_source  # the project's own hook builds its source
 
     from pytest_compressgate.config import load_config
-    from pytest_compressgate.session import GateSession
+    from pytest_compressgate.gate import GateSession
 
     session = GateSession(load_config(project / "pyproject.toml"), build_source=pytest_compressgate_build_source)
     rows = [("quiet", t) for t in measure(session, args.target, args.repeats)]

@@ -18,19 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from compressors.errors import ConfigError
 
+from .config.schema import looks_local
+
 if TYPE_CHECKING:
-    from .session import GateSession
-
-DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")
-
-
-def looks_local(name: str, root: Path) -> bool:
-    """A path, not a hub id ("name" or "org/name"): absolute, relative with ./ or ../ or ~, more than one
-    '/', a backslash, a file suffix of data, or a first folder that exists beside the config."""
-    first = name.split("/")[0]
-    return (name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
-            or name.endswith(DATA_SUFFIXES) or ("/" in name and (root / first).is_dir()))
-
+    from .gate import GateSession
 
 def check_safetensors(path: Path) -> str | None:
     """Why ``path`` is not a whole safetensors file (header length, JSON header, tensor offsets), or None."""

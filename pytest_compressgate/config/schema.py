@@ -124,3 +124,14 @@ class GateConfig:
         """A path relative to the config file, if it exists there; otherwise the value as given."""
         candidate = self.root / value
         return str(candidate) if candidate.exists() else value
+
+
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")
+
+
+def looks_local(name: str, root: Path) -> bool:
+    """A path, not a hub id ("name" or "org/name"): absolute, relative with ./ or ../ or ~, more than one
+    '/', a backslash, a file suffix of data, or a first folder that exists beside the config."""
+    first = name.split("/")[0]
+    return (name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
+            or name.endswith(DATA_SUFFIXES) or ("/" in name and (root / first).is_dir()))

@@ -11,6 +11,7 @@ from compressors.base import Artifact, Context, ModelFormat, compress
 from ..cache import CacheStore, hash_path, make_key
 from ..cache.gate_keys import GateKeys
 from ..config import ConfigError, GateConfig, TargetConfig
+from ..config.schema import looks_local
 
 
 @dataclass
@@ -63,8 +64,6 @@ class Builder:
     def _find_source(self, name: str) -> Path:
         """A local directory, or a hub id fetched (or found in the local hub cache); anything else is a
         ConfigError naming ``source.model``. A local-looking path that does not exist is never sent to the hub."""
-        from ..preflight import looks_local
-
         local = Path(self.config.resolve(name))
         if local.is_dir():
             return local

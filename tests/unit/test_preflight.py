@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from pytest_compressgate.config import ConfigError
-from pytest_compressgate.preflight import check_safetensors, check_source_dir, looks_local, remote_code_notice
+from pytest_compressgate.config.schema import looks_local
+from pytest_compressgate.preflight import check_safetensors, check_source_dir, remote_code_notice
 
 
 @pytest.mark.parametrize(("name", "local"), [
@@ -58,7 +59,7 @@ def test_the_remote_code_notice_names_files_and_auto_map(tmp_path: Path) -> None
 def test_a_calibration_file_smaller_than_num_samples_is_said_before_the_build(tmp_path: Path) -> None:
     from pytest_compressgate.config import load_config
     from pytest_compressgate.preflight import check_recipe_files
-    from pytest_compressgate.session import GateSession
+    from pytest_compressgate.gate import GateSession
 
     (tmp_path / "calib.jsonl").write_text('{"text": "one"}\n{"text": "two"}\n')
     (tmp_path / "compressgate.toml").write_text(

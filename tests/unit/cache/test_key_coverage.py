@@ -23,7 +23,7 @@ from compressors.pipeline import RecipeStep, parse_recipe
 from compressors.typed import from_mapping
 from pytest_compressgate.cache.gate_keys import NOT_IN_KEYS, every_key
 from pytest_compressgate.config.schema import GateConfig, SourceConfig, TargetConfig, TaskConfig, Thresholds
-from pytest_compressgate.session import GateSession
+from pytest_compressgate.gate import GateSession
 from pytest_compressgate.tasks import TASK_TYPES
 
 HERE = "tests.unit.cache.test_key_coverage"

@@ -83,7 +83,7 @@ def test_task_option_paths_are_declared_too(tmp_path: Path) -> None:
 ])
 def test_preflight_checks_exactly_the_declared_paths(tmp_path: Path, content, message) -> None:
     from pytest_compressgate.preflight import check_recipe_files
-    from pytest_compressgate.session import GateSession
+    from pytest_compressgate.gate import GateSession
 
     path = project(tmp_path, STATIC)
     calib = tmp_path / "calib.jsonl"
@@ -95,7 +95,7 @@ def test_preflight_checks_exactly_the_declared_paths(tmp_path: Path, content, me
 
 def test_preflight_checks_a_custom_tasks_declared_files(tmp_path: Path) -> None:
     from pytest_compressgate.preflight import preflight
-    from pytest_compressgate.session import GateSession
+    from pytest_compressgate.gate import GateSession
     from tests.unit.cache.test_key_coverage import HERE
 
     task = f'type = "custom"\nscorer = "{HERE}:score_len"\nfiles = {{ train = "missing.jsonl" }}'

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pytest_compressgate.config import load_config
-from pytest_compressgate.session import GateOptions, GateSession
+from pytest_compressgate.gate import GateOptions, GateSession
 from tests.tinymodels import make_rows, write_jsonl
 
 FUNCTIONS = '''

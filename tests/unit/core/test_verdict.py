@@ -100,14 +100,17 @@ def test_unpaired_predictions_are_refused() -> None:
 
 def test_holm_adjusts_p_values_per_target() -> None:
     from pytest_compressgate.report.rows import adjust_holm, row
+    from pytest_compressgate.result import GateResult
 
-    rows = [{"task": t, "target": "x", "p_value": p, "stage": None} for t, p in (("a", 0.01), ("b", 0.04))]
-    rows.append({"task": "c", "target": "y", "p_value": 0.04, "stage": None})
+    def result(task: str, target: str, p: float) -> GateResult:
+        return GateResult(task=task, target=target, metric="accuracy", higher_is_better=True, n=10, source_score=1.0,
+                          compressed_score=0.9, drop=0.1, allowed_drop=0.2, min_score=None, decision="estimate",
+                          p_value=p)
+
+    rows = [result("a", "x", 0.01), result("b", "x", 0.04), result("c", "y", 0.04)]
     adjust_holm(rows)
-    assert [r["p_value_holm"] for r in rows] == [pytest.approx(0.02), pytest.approx(0.04), pytest.approx(0.04)]
-    full = {**rows[0], "metric": "accuracy", "source_score": 1.0, "compressed_score": 0.9, "drop": 0.1,
-            "allowed_drop": 0.2, "n": 10, "passed": True}
-    assert row(full)["p"] == "0.02 (Holm)"
+    assert [r.p_value_holm for r in rows] == [pytest.approx(0.02), pytest.approx(0.04), pytest.approx(0.04)]
+    assert row(rows[0])["p"] == "0.02 (Holm)"
 
 
 def test_macro_f1_matches_scikit_learn() -> None:

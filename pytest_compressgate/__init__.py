@@ -13,7 +13,6 @@ _LAZY = {
     "assert_scores_no_regression": "pytest_compressgate.assertions",
     "GateSession": "pytest_compressgate.gate",
     "GateResult": "pytest_compressgate.result",
-    "Comparison": "pytest_compressgate.result",  # GateResult's earlier name
 }
 
 

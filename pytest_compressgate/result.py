@@ -150,6 +150,3 @@ class GateResult:
             )
         return "\n".join(lines)
 
-
-# The record's name before it carried its checks; kept so custom tests that import it keep working.
-Comparison = GateResult

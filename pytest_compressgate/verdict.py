@@ -15,7 +15,7 @@ import numpy as np
 
 from .config.schema import Thresholds
 from .modes import Inconclusive, Outcome, default_inconclusive
-from .result import Check, Comparison, GateResult  # noqa: F401  (Comparison: the record's earlier name)
+from .result import Check, GateResult
 from .stats import (DecisionMode, Interval, binary_drop_interval, decide, holm, holm_outcomes, mcnemar_exact,
                     score_margin_p, studentized_bootstrap, width_warning)
 from .tasks.base import Examples, Predictions, TaskType

@@ -41,8 +41,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     from compressors.errors import ConfigError
 
     from ..project_hooks import source_builder
-    from ..registry import new_run_id, open_registry, record_session
-    from ..session import GateOptions, GateSession
+    from ..registry import new_run_id, open_registry, record_run
+    from ..gate import GateOptions, GateSession
 
     config = load_config(args.config)
     problem = unknown_targets(args.targets, config.targets)
@@ -83,7 +83,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                     print("    stats: " + ", ".join(f"{k}={compact(v)}" for k, v in stats))
         if not args.no_registry:
             with open_registry(config.registry, base_dir=config.root) as registry:
-                counts = record_session(registry, session, new_run_id())
+                counts = record_run(registry, session.built_stages(), session.comparisons, new_run_id())
                 print(f"registry: {counts['artifacts']} new artifact record(s) in {registry.url}")
     finally:
         session.close()

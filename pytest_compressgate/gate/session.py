@@ -17,7 +17,7 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compressors.base import Artifact
 
@@ -32,6 +32,9 @@ from .builder import Builder, BuiltTarget
 from .judge import Judge
 from .scorer import Scorer
 from .timing import Timer
+
+if TYPE_CHECKING:
+    from ..registry import BuiltStage
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,27 @@ class GateSession:
     def comparisons(self) -> list[GateResult]:
         """Every result judged so far in this session (every stage's)."""
         return self.judge.results
+
+    def built_stages(self) -> list[BuiltStage]:
+        """Every stage of every target built or judged so far, as the registry records it."""
+        from ..registry import BuiltStage
+
+        judged = {r.target for r in self.comparisons}
+        names = [*self.built_targets, *sorted(judged - set(self.built_targets))]
+        stages = []
+        for name in names:
+            target, config = self.build(name), self.target(name)
+            recipe = tuple(dict(step.table) for step in config.recipe)
+            for stage in target.stages:
+                parent = target.stages[stage.index - 1].key if stage.index else self.source_key
+                stages.append(BuiltStage(
+                    key=stage.key, target=name, index=stage.index, method=stage.method,
+                    manifest=stage.artifact.manifest, path=str(stage.artifact.path),
+                    parent_key=stage.artifact.manifest.get("source", {}).get("key") or parent,
+                    source_key=self.source_key, recipe=recipe, hardware=config.hardware,
+                    gated=stage is target.final or stage.index in config.stage_thresholds,
+                    final=stage is target.final))
+        return stages
 
     @functools.cached_property
     def baseline_rows(self) -> list[Any]:

@@ -25,7 +25,7 @@ from .options import addoption, option_or_ini
 from .stash import CONFIG_PATH, OFF_REASON, REGISTRY_EXIT, REGISTRY_PROBLEM, SESSION
 
 if TYPE_CHECKING:
-    from ..session import GateSession
+    from ..gate import GateSession
 
 # pytest finds fixtures and hooks by name on this module: the ones defined in its submodules are named here.
 __all__ = ["CONFIG_PATH", "OFF_REASON", "REGISTRY_EXIT", "REGISTRY_PROBLEM", "SESSION", "GateFile", "GateItem",
@@ -42,7 +42,9 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getini("compress_gate_gpu_per_worker"):  # before anything in this worker initializes CUDA
+    # Before anything in this worker initializes CUDA. Only a real xdist worker (it has ``workerinput``) is
+    # pinned: a pytest started from inside a worker inherits PYTEST_XDIST_WORKER but is a controller.
+    if config.getini("compress_gate_gpu_per_worker") and hasattr(config, "workerinput"):
         from ..gpus import pin_worker_gpu
 
         pin_worker_gpu(os.environ)
@@ -61,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         return
     from ..config import ConfigError, load_config
-    from ..session import GateOptions, GateSession
+    from ..gate import GateOptions, GateSession
 
     try:
         gate_config = load_config(path)
@@ -178,12 +180,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     gate = session.config.stash.get(SESSION, None)
     if gate is None or not gate.comparisons:
         return
-    from ..registry import new_run_id, open_registry, record_session
+    from ..registry import new_run_id, open_registry, record_run
 
     try:
         registry = open_registry(gate.config.registry, base_dir=gate.config.root)
         try:
-            record_session(registry, gate, os.environ.get("COMPRESSGATE_RUN_ID") or new_run_id())
+            record_run(registry, gate.built_stages(), gate.comparisons,
+                       os.environ.get("COMPRESSGATE_RUN_ID") or new_run_id())
         finally:
             registry.close()
     except Exception as exc:  # the reports must still be written: say what was not recorded, and fail the run

@@ -11,7 +11,7 @@ from .items import skip_at_item
 from .stash import OFF_REASON, SESSION
 
 if TYPE_CHECKING:
-    from ..session import GateSession
+    from ..gate import GateSession
 
 
 @pytest.fixture(scope="session")

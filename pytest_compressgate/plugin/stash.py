@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from ..session import GateSession
+    from ..gate import GateSession
 
 SESSION: pytest.StashKey[GateSession] = pytest.StashKey()
 CONFIG_PATH: pytest.StashKey[Path | None] = pytest.StashKey()

@@ -13,7 +13,7 @@ from .errors import (AmbiguousKeyError, DecisionRefusedError, NotARegistryError,
                      UnknownArtifactError)
 from .model import (ApprovalRecord, ArtifactDetails, ArtifactRecord, Decision, EvaluationRecord, Status, Verdict,
                     default_who, verdict_of)
-from .recording import BuiltStage, built_stages, evaluation_record, new_run_id, record_run, record_session
+from .recording import BuiltStage, evaluation_record, new_run_id, record_run
 
 SCHEMES = ("sqlite:///", "mlflow://")
 
@@ -49,6 +49,6 @@ def open_registry(url: str, *, base_dir: str | Path | None = None, create: bool 
 __all__ = [
     "MIN_PREFIX", "SCHEMES", "AmbiguousKeyError", "ApprovalRecord", "ArtifactDetails", "ArtifactRecord", "BuiltStage",
     "Decision", "DecisionRefusedError", "EvaluationRecord", "ModelRegistry", "NotARegistryError", "RegistryError",
-    "SchemaTooNewError", "Status", "UnknownArtifactError", "Verdict", "built_stages", "default_who",
-    "evaluation_record", "new_run_id", "open_registry", "record_run", "record_session", "verdict_of",
+    "SchemaTooNewError", "Status", "UnknownArtifactError", "Verdict", "default_who",
+    "evaluation_record", "new_run_id", "open_registry", "record_run", "verdict_of",
 ]

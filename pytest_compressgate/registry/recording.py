@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 from .base import ModelRegistry
 from .model import ArtifactRecord, EvaluationRecord
 
-if TYPE_CHECKING:  # the session imports numpy and the compressors; the registry itself does not
+if TYPE_CHECKING:  # the result module is light, but the registry needs it for types only
     from ..result import GateResult
-    from ..session import GateSession
 
 
 @dataclass(frozen=True)
@@ -107,34 +106,6 @@ def evaluation_record(result: GateResult, *, artifact_key: str, run_id: str, gat
         decision_mode=result.decision, passed=bool(result.passed), failures=[str(f) for f in result.failures],
         warnings=[str(w) for w in result.warnings], performance=_plain(result.performance or {}),
     )
-
-
-# -- today's session shape, until the gate hands over BuiltStage lists itself ----------------------
-
-
-def record_session(registry: ModelRegistry, session: GateSession, run_id: str) -> dict[str, int]:
-    """``record_run`` for a gate session: its built stages and its results."""
-    return record_run(registry, built_stages(session), session.comparisons, run_id)
-
-
-def built_stages(session: GateSession) -> list[BuiltStage]:
-    """Every stage of every target the session built, or compared (a compared target was built)."""
-    compared = {c.target for c in session.comparisons}
-    names = [*session.built_targets, *sorted(compared - set(session.built_targets))]
-    stages = []
-    for name in names:
-        target, config = session.build(name), session.target(name)
-        recipe = tuple(dict(step.table) for step in config.recipe)
-        for stage in target.stages:
-            manifest = stage.artifact.manifest
-            parent = manifest.get("source", {}).get("key") or (target.stages[stage.index - 1].key if stage.index
-                                                                else session.source_key)
-            stages.append(BuiltStage(
-                key=stage.key, target=name, index=stage.index, method=stage.method, manifest=manifest,
-                path=str(stage.artifact.path), parent_key=parent, source_key=session.source_key, recipe=recipe,
-                hardware=config.hardware, gated=stage is target.final or stage.index in config.stage_thresholds,
-                final=stage is target.final))
-    return stages
 
 
 def _float(value: Any) -> float | None:

@@ -94,23 +94,6 @@ def attach(results: Sequence[GateResult], baseline: Sequence[GateResult], ref: s
         r.baseline = note(r, baseline, ref)
 
 
-def check_increase(comparison, baseline: Sequence[GateResult], ref: str | None, limit: float | None) -> None:
-    """Fail ``comparison`` when its drop grew by more than ``limit`` since the baseline; note when the
-    limit cannot be checked. ``comparison`` is a ``verdict.Comparison`` with its content keys set."""
-    if limit is None:
-        return
-    if ref is None:
-        comparison.warnings.append(f"max_drop_increase = {limit} not checked: no --compress-gate-baseline given")
-        return
-    then = note(comparison, baseline, ref)
-    if "drop_change" not in then:
-        why = "has no row for it" if then["status"] == "new" else "scored it on other examples"
-        comparison.warnings.append(f"max_drop_increase not checked: baseline {ref!r} {why}")
-    elif then["drop_change"] > limit:
-        comparison.fail(f"the drop grew by {then['drop_change']:+.4f} since baseline {ref!r} "
-                        f"({then['drop']:+.4f} -> {comparison.drop:+.4f}); max_drop_increase is {limit:.4f}")
-
-
 def cell(r: GateResult) -> str:
     """The table cell: the drop's change since the baseline, or why there is none."""
     if r.baseline is None:

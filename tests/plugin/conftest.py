@@ -19,7 +19,7 @@ import torch  # noqa: E402,F401
 import compressors.base  # noqa: E402
 import compressors.onnx  # noqa: E402,F401
 import pytest_compressgate.registry  # noqa: E402,F401
-import pytest_compressgate.session  # noqa: E402,F401
+import pytest_compressgate.gate  # noqa: E402,F401
 
 from tests.tinymodels import gate_toml  # noqa: E402
 

@@ -17,8 +17,10 @@ def test_record():
 """
 
 
-def _record_workers(pytester: pytest.Pytester, *ini: str) -> dict[str, str]:
+def _record_workers(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *ini: str) -> dict[str, str]:
     pytester.makepyfile(test_record=RECORD)
+    for name in ("PYTEST_XDIST_WORKER", "COMPRESSGATE_WORKER_GPU"):  # when this suite itself runs under xdist
+        monkeypatch.delenv(name, raising=False)
     if ini:
         pytester.makeini("[pytest]\n" + "\n".join(ini) + "\n")
     result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "--dist", "each")
@@ -28,9 +30,10 @@ def _record_workers(pytester: pytest.Pytester, *ini: str) -> dict[str, str]:
 
 def test_each_worker_sees_its_own_gpu(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
-    assert _record_workers(pytester) == {"gpu-gw0": "4", "gpu-gw1": "6"}
+    assert _record_workers(pytester, monkeypatch) == {"gpu-gw0": "4", "gpu-gw1": "6"}
 
 
 def test_the_ini_setting_turns_it_off(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
-    assert _record_workers(pytester, "compress_gate_gpu_per_worker = false") == {"gpu-gw0": "4,6", "gpu-gw1": "4,6"}
+    seen = _record_workers(pytester, monkeypatch, "compress_gate_gpu_per_worker = false")
+    assert seen == {"gpu-gw0": "4,6", "gpu-gw1": "4,6"}

@@ -172,9 +172,9 @@ def test_registry_from_config_resolves_against_the_config_folder(capsys, tmp_pat
 
 @pytest.fixture
 def report_dir(tmp_path: Path) -> Path:
-    from pytest_compressgate.verdict import Comparison
+    from pytest_compressgate.result import GateResult
 
-    comparisons = [Comparison(task="intent", target=t, metric="accuracy", higher_is_better=True, n=150,
+    comparisons = [GateResult(task="intent", target=t, metric="accuracy", higher_is_better=True, n=150,
                               source_score=0.9, compressed_score=0.9 - d, drop=d, allowed_drop=0.02, min_score=None,
                               decision="estimate", passed=d <= 0.02,
                               failures=[] if d <= 0.02 else ["drop too large"])

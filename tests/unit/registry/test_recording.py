@@ -11,10 +11,9 @@ import pytest
 from compressors.base import Artifact
 from compressors.pipeline import parse_recipe
 from pytest_compressgate.config import TargetConfig
-from pytest_compressgate.registry import BuiltStage, Verdict, new_run_id, open_registry, record_run, record_session
+from pytest_compressgate.registry import BuiltStage, Verdict, new_run_id, open_registry, record_run
 from pytest_compressgate.stats import Interval
 from pytest_compressgate.result import GateResult
-from pytest_compressgate.verdict import Comparison
 
 from .helpers import key_for
 
@@ -29,8 +28,8 @@ def _manifest(index: int, method: str, parent: str) -> dict:
             "bytes_on_disk": 1000 // (index + 1), "libraries": {"torch": "2.13.0"}}
 
 
-def _comparison(stage: str | None, passed: bool, drop: float) -> Comparison:
-    return Comparison(task="intent", target="edge", metric="accuracy", higher_is_better=True, n=150,
+def _comparison(stage: str | None, passed: bool, drop: float) -> GateResult:
+    return GateResult(task="intent", target="edge", metric="accuracy", higher_is_better=True, n=150,
                       source_score=0.9, compressed_score=0.9 - drop, drop=drop, allowed_drop=0.02, min_score=None,
                       decision="estimate", interval=Interval(drop - 0.01, drop + 0.01, 0.95, "discordant-pairs"),
                       p_value=0.5, passed=passed, failures=[] if passed else ["too much"], stage=stage,
@@ -50,7 +49,7 @@ def built(tmp_path: Path) -> list[BuiltStage]:
 
 
 @pytest.fixture
-def results() -> list[Comparison]:
+def results() -> list[GateResult]:
     return [_comparison("0-prune-magnitude", True, 0.005), _comparison(None, False, 0.04)]
 
 
@@ -94,8 +93,8 @@ def test_a_run_that_fails_mid_way_records_nothing(tmp_path, built, results):
 
 
 def test_a_session_is_read_into_built_stages(tmp_path, built, results):
-    """record_session reads a GateSession's built targets, its target configs and its results."""
-    from pytest_compressgate.gate import BuiltTarget, Stage
+    """GateSession.built_stages reads the session's built targets, its target configs and its results."""
+    from pytest_compressgate.gate import BuiltTarget, GateSession, Stage
 
     stages = [Stage(s.index, s.method, s.key, Artifact(Path(s.path), dict(s.manifest)), cache_hit=False)
               for s in built]
@@ -105,7 +104,8 @@ def test_a_session_is_read_into_built_stages(tmp_path, built, results):
                               target=lambda name: config, build=lambda name: BuiltTarget("edge", stages),
                               comparisons=results)
     with open_registry(f"sqlite:///{tmp_path / 'r.db'}") as registry:
-        assert record_session(registry, session, "run") == {"artifacts": 2, "evaluations": 2}
+        assert record_run(registry, GateSession.built_stages(session), results, "run") == {"artifacts": 2,
+                                                                                          "evaluations": 2}
         first, final = (registry.show(s.key) for s in built)
         assert first.artifact.parent_key == SOURCE and final.artifact.parent_key == first.key
         assert final.artifact.recipe == RECIPE and final.artifact.hardware == "x86-avx2"

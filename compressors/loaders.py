@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import MANIFEST, ModelFormat
-from .modelio import load_onnx, load_transformers
+from .modelio import load_transformers
 from .registry import Registry
 
 # (path, task, manifest stats, trust_remote_code, device) -> model. ``device`` is where the caller wants it
@@ -31,7 +31,10 @@ def _onnx(path: Path, task: str, stats: dict[str, Any], trust_remote_code: bool,
     file_name = stats.get("onnx_file") or next(p.name for p in sorted(path.glob("*.onnx")))
     cuda = device == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers()
     provider = "CUDAExecutionProvider" if cuda else "CPUExecutionProvider"  # onnxruntime-gpu has the former
-    return load_onnx(path, task, file_name=file_name, provider=provider, trust_remote_code=trust_remote_code)
+    from .onnx import OrtModel
+
+    return OrtModel.from_pretrained(path, file_name=file_name, provider=provider, task=task,
+                                    trust_remote_code=trust_remote_code)
 
 
 LOADERS.register(ModelFormat.TRANSFORMERS.value, _transformers)

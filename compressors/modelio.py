@@ -1,47 +1,13 @@
-"""Which transformers classes serve each task, and small helpers the handlers share."""
+"""Loading a transformers model directory for a recipe step or for scoring (a head-pruned one included)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+from typing import Any
 
-# task -> (transformers Auto class, the transformers output class whose fields its models return; the
-# ONNX Runtime wrapper, compressors.onnx.OrtModel, returns the same class)
-TASK_CLASSES: dict[str, tuple[str, str]] = {
-    "text-classification": ("AutoModelForSequenceClassification", "SequenceClassifierOutput"),
-    "token-classification": ("AutoModelForTokenClassification", "TokenClassifierOutput"),
-    "question-answering": ("AutoModelForQuestionAnswering", "QuestionAnsweringModelOutput"),
-    "causal-lm": ("AutoModelForCausalLM", "CausalLMOutput"),
-    "text-generation": ("AutoModelForCausalLM", "CausalLMOutput"),
-    "summarization": ("AutoModelForSeq2SeqLM", "Seq2SeqLMOutput"),
-    "feature-extraction": ("AutoModel", "BaseModelOutput"),
-    "retrieval": ("AutoModel", "BaseModelOutput"),
-    "embedding-similarity": ("AutoModel", "BaseModelOutput"),
-}
+from .model_classes import TASK_CLASSES, auto_class, copy_tokenizer
 
-TOKENIZER_FILES = (
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-    "vocab.json", "merges.txt", "spiece.model", "added_tokens.json", "generation_config.json",
-)
-
-
-def auto_class(task: str):
-    import transformers
-
-    if task not in TASK_CLASSES:
-        from .errors import ConfigError
-
-        raise ConfigError(f"unknown model task {task!r}; known: {', '.join(sorted(TASK_CLASSES))}")
-    return getattr(transformers, TASK_CLASSES[task][0])
-
-
-def load_onnx(model_dir: Path, task: str, *, file_name: str, provider: str = "CPUExecutionProvider",
-              trust_remote_code: bool = False):
-    """An ONNX graph written by ``compressors.onnx.export`` (or a quantized copy) as a model for ``task``."""
-    from .onnx import OrtModel
-
-    return OrtModel.from_pretrained(model_dir, file_name=file_name, provider=provider, task=task,
-                                    trust_remote_code=trust_remote_code)
+__all__ = ["TASK_CLASSES", "auto_class", "copy_tokenizer", "load_model_dir", "load_transformers"]
 
 
 def load_transformers(model_dir: Path, task: str, *, trust_remote_code: bool = False, **kwargs):
@@ -58,9 +24,7 @@ def load_transformers(model_dir: Path, task: str, *, trust_remote_code: bool = F
     return model.eval()
 
 
-def copy_tokenizer(src: Path, dst: Path) -> None:
-    """Carry the tokenizer (and generation config) into an artifact so it is self-contained."""
-    for name in TOKENIZER_FILES:
-        if (src / name).is_file() and not (dst / name).exists():
-            shutil.copy2(src / name, dst / name)
-
+def load_model_dir(model_dir: str | Path, task: str, *, trust_remote_code: bool = False, dtype: Any = None) -> Any:
+    """A recipe step's input, on CPU (``dtype``: as stored with "auto", else the default)."""
+    extra = {"dtype": dtype} if dtype is not None else {}
+    return load_transformers(Path(model_dir), task, trust_remote_code=trust_remote_code, **extra)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CompressionError, ConfigError
-from ..modelio import auto_class, load_transformers
+from ..model_classes import auto_class
 from .modelparts import block_list, read_saved_weights, replace_module, shrink_linear
 
 PRUNED_HEADS_KEY = "compressgate_pruned_heads"  # {"layer": [original head indices]} in config.json
@@ -197,10 +197,3 @@ def load_head_pruned(path: str | Path, task: str, *, trust_remote_code: bool = F
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return model.to(device).eval()
 
-
-def load_model_dir(model_dir: str | Path, task: str, *, trust_remote_code: bool = False, dtype: Any = None) -> Any:
-    """A recipe step's input on CPU: ``load_transformers``, or the head-pruned loader where heads were removed."""
-    if records_pruned_heads(model_dir):
-        return load_head_pruned(model_dir, task, trust_remote_code=trust_remote_code, dtype=dtype)
-    extra = {"dtype": dtype} if dtype is not None else {}
-    return load_transformers(Path(model_dir), task, trust_remote_code=trust_remote_code, **extra)

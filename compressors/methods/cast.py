@@ -15,9 +15,8 @@ from typing import Any
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError
-from ..modelio import copy_tokenizer
+from ..modelio import copy_tokenizer, load_model_dir
 from ._torch_format import SCHEMES, parameter_elements, write_layout
-from .attention_heads import load_model_dir
 
 SCHEME = "cast"
 

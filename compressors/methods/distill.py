@@ -23,7 +23,8 @@ from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import ConfigError
 from ..modelio import auto_class
 from ..typed import path_field
-from .attention_heads import load_model_dir, record_heads, recorded_heads, remove_heads
+from ..modelio import load_model_dir
+from .attention_heads import record_heads, recorded_heads, remove_heads
 from .modelparts import block_list, count_parameters, save_model
 from .textdata import batches, labels_of, pick_device, progress_bar, read_rows, seed_everything, texts_of
 

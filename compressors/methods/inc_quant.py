@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError, require
-from ..modelio import copy_tokenizer, load_onnx, load_transformers
+from ..modelio import copy_tokenizer, load_transformers
 from ..typed import path_field
 from ._calibration import check_suffix, read_texts, texts_for
 from ._qdq import linear_plans, transplant
@@ -192,7 +192,9 @@ def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Co
     if stats["quantized_layers"] < len(kept):
         raise CompressionError(f"INC quantized {len(kept)} linear layers but the ONNX graph keeps only "
                                f"{stats['quantized_layers']} int8 weights: the export lost the quantization")
-    reloaded = load_onnx(out_dir, context.task, file_name=ONNX_FILE)
+    from ..onnx import OrtModel
+
+    reloaded = OrtModel.from_pretrained(out_dir, file_name=ONNX_FILE, task=context.task)
     stats.update(_parity(reloaded, names, batches[0], expected))
     if stats["inc_parity_min_cosine"] < MIN_PARITY_COSINE:
         raise CompressionError(

@@ -168,7 +168,7 @@ def iter_blocks(model: Any) -> Iterator[tuple[int, Any]]:
 
 def save_model(model: Any, model_dir: Path, out_dir: Path) -> None:
     """save_pretrained as safetensors plus the source's tokenizer, so the artifact stands alone."""
-    from ..modelio import copy_tokenizer
+    from ..model_classes import copy_tokenizer
 
     model.save_pretrained(str(out_dir), safe_serialization=True)
     copy_tokenizer(model_dir, out_dir)

@@ -17,8 +17,8 @@ from typing import Any
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError, ConfigError
 from ..typed import path_field
-from .attention_heads import head_counts, head_mask, load_head_pruned, load_model_dir, record_heads, \
-    recorded_heads, remove_heads
+from ..modelio import load_model_dir
+from .attention_heads import head_counts, head_mask, load_head_pruned, record_heads, recorded_heads, remove_heads
 from .modelparts import count_parameters, save_model
 from .textdata import batches, labels_of, pick_device, read_rows, seed_everything, texts_of
 

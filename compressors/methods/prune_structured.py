@@ -15,7 +15,7 @@ from typing import Any
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError, ConfigError
-from .attention_heads import load_model_dir
+from ..modelio import load_model_dir
 from .modelparts import (count_parameters, is_linear, iter_blocks, replace_module, save_model, shrink_linear,
                          weight_out_in)
 

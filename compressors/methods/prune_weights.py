@@ -13,7 +13,7 @@ from typing import Any
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError
-from .attention_heads import load_model_dir
+from ..modelio import load_model_dir
 from .modelparts import (
     LinearScope, all_linear_names, measured_sparsity, read_saved_weights, save_model, saved_weight,
     select_linears, weight_out_in,

@@ -21,9 +21,9 @@ from typing import Any
 
 from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError
-from ..modelio import auto_class, copy_tokenizer
+from ..modelio import auto_class, copy_tokenizer, load_model_dir
 from ._torch_format import LAYOUT_FILE, SCHEMES, parameter_elements, tensor_bytes, tied_weight_modules, write_layout
-from .attention_heads import load_model_dir, recorded_heads, remove_heads
+from .attention_heads import recorded_heads, remove_heads
 
 SCHEME = "torch-dynamic-int8"
 WEIGHTS_FILE = "model.int8.safetensors"

@@ -132,7 +132,7 @@ class OrtModel:
         if self._output_class is None:
             import transformers.modeling_outputs as outputs
 
-            from ..modelio import TASK_CLASSES
+            from ..model_classes import TASK_CLASSES
 
             self._output_class = getattr(outputs, TASK_CLASSES[self.task][1])
         return self._output_class(**self.run(inputs))

@@ -121,7 +121,7 @@ def build_config(table: Mapping[str, Any], *, path: Path, prefix: str = "") -> G
 
 def check_source_task(source_task: str, tasks: Mapping[str, TaskConfig], prefix: str) -> None:
     """The source's task decides its model class (its head); every task must be able to score that class."""
-    from compressors.modelio import TASK_CLASSES
+    from compressors.model_classes import TASK_CLASSES
 
     from ..tasks import TASK_TYPES
 

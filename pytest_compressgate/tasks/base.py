@@ -131,7 +131,7 @@ class TaskType:
     @classmethod
     def source_tasks(cls) -> list[str]:
         """The ``source.task`` values whose model class this task type can score (all for ``any``)."""
-        from compressors.modelio import TASK_CLASSES
+        from compressors.model_classes import TASK_CLASSES
 
         if cls.model_task == "any":
             return sorted(TASK_CLASSES)

@@ -13,7 +13,7 @@ a CUDA graph). Beside each figure: the weight-bandwidth bound, bytes of weights 
 the copy bandwidth measured here, and for prefill the bf16 matrix-rate floor.
 
     python benchmarks/torchao_gpu.py [--layers 32 --hidden 4096 --intermediate 11008 --heads 32 --vocab 32000]
-                                     [--methods torchao-int4-gemv,torchao-int4-weight-only:64 --compile none]
+                                     [--methods torchao-int4-weight-only:64 --compile none]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from torchao_gpu_decode import PROMPT  # noqa: E402 - beside this script
 
-METHODS = ("torchao-int4-gemv", "torchao-int4-weight-only", "torchao-fp8-dynamic", "torchao-int8-weight-only",
+METHODS = ("torchao-int4-weight-only", "torchao-fp8-dynamic", "torchao-int8-weight-only",
            "torchao-fp8-weight-only", "torchao-int8-dynamic")
 BF16_FLOPS = 790e12  # bf16 matrix rate on random data measured on an H200 here (8192^3 products)
 
@@ -60,13 +60,12 @@ def copy_bandwidth(device: str, gib: float = 4.0) -> float:
 def forward_bytes(model, rows: int = 1) -> int:
     """Bytes of weights one forward pass of ``rows`` token rows reads: every parameter as resident on the GPU
     (a quantized weight's values and scales), less the input embedding table (only the tokens' rows are
-    read); a fused-GEMV layer at one row reads its stored INT4 bytes instead of tinygemm's copy."""
+    read)."""
     total, seen = 0, set()
     head = model.get_output_embeddings()
     for module_name, module in model.named_modules():
-        gemv = rows == 1 and hasattr(module, "gemv_qdata")
-        for name, p in module.named_parameters(recurse=False):
-            if id(p) in seen or (gemv and name == "weight"):
+        for p in module.parameters(recurse=False):
+            if id(p) in seen:
                 continue
             seen.add(id(p))
             names = list(getattr(p, "tensor_data_names", [])) + list(getattr(p, "optional_tensor_data_names", []))
@@ -74,9 +73,6 @@ def forward_bytes(model, rows: int = 1) -> int:
             tied = head is not None and head.weight is p
             if "embed_tokens" not in module_name or tied:
                 total += sum(t.numel() * t.element_size() for t in parts)
-        if gemv:
-            total += sum(b.numel() * b.element_size() for n, b in module.named_buffers(recurse=False)
-                         if n.startswith("gemv_"))
     return total
 
 
@@ -147,7 +143,11 @@ def main() -> int:
                         help="torch.compile mode of each decoding step, the same for every model")
     parser.add_argument("--compile16", default=None, help="torch.compile mode at batch 16 (default: --compile's)")
     parser.add_argument("--prefill-models", default="bf16,fp8-dynamic,fp8-weight-only,int8-weight-only,int8-dynamic,"
-                        "int4-weight-only", help="labels to time prefill for (a fused-GEMV model prefills as INT4)")
+                        "int4-weight-only", help="labels to time prefill for")
+    parser.add_argument("--phases", default="b1,prefill,b16", help="which of b1 (decoding at batch 1, always), "
+                        "prefill and b16 to run")
+    parser.add_argument("--model-s", type=float, default=0.0, help="start no batch-1 model later than this many "
+                        "seconds before --budget-s (one model's compile and timing)")
     parser.add_argument("--device", default="cuda", help="cuda, or cpu to try the script's logic on a tiny shape")
     parser.add_argument("--budget-s", type=float, default=1e9,
                         help="start no model's batch-1 decoding past 50%% of this, no prefill past 70%%, no batch-16 "
@@ -211,7 +211,7 @@ def main() -> int:
     ref = decoder("bf16", 1, args.compile)
     kernels, gate = {"bf16": step_kernels(ref)}, {}
     for label in models:
-        if label == "bf16" or not within(0.5):
+        if label == "bf16" or not within(0.5) or time.monotonic() - begun + args.model_s > args.budget_s:
             continue
         d = decoder(label, 1, args.compile)
         kernels[label] = step_kernels(d)
@@ -226,7 +226,7 @@ def main() -> int:
     del ref
     free(device)
     prefill: dict[tuple[str, int], float] = {}
-    for batch in (1, 16):
+    for batch in (1, 16) if "prefill" in args.phases else ():
         timers = {}
         for label in args.prefill_models.split(","):
             if label in models and within(0.7):
@@ -238,7 +238,7 @@ def main() -> int:
         say(f"prefill timed at batch {batch}: " + ", ".join(f"{label} {prefill[(label, batch)] * 1000:.1f} ms"
                                                             for label in models if (label, batch) in prefill))
     b16, timers16 = {}, {}
-    for label in models:
+    for label in models if "b16" in args.phases else ():
         if within(0.8):
             timers16[label] = decoder(label, 16, args.compile16)
     if "bf16" in timers16:

@@ -166,8 +166,11 @@ class Decoder:
 
     def run(self) -> None:
         """``new`` decoding steps from the prompt's end (the cache past it is overwritten as they go)."""
-        self.position.fill_(PROMPT)
-        rewind(self.cache, PROMPT)
+        import torch
+
+        with torch.inference_mode():  # the cache's tensors were made in inference mode
+            self.position.fill_(PROMPT)
+            rewind(self.cache, PROMPT)
         for _ in range(self.new):
             self.graph.replay() if self.graph is not None else self.step()
         synchronize(self.device)

@@ -1,7 +1,7 @@
 """Tensor-level pieces of the torchao GPU methods: one weight quantized to torchao's INT8 / FP8 tensors or
 to tinygemm's INT4 parts, those parts packed for the GPU, and the profile that names the kernels a forward ran.
 
-Shared by the handlers in ``torchao_gpu`` and the fused-GEMV INT4 variant in ``torchao_gpu_gemv``; every
+Used by the handlers in ``torchao_gpu`` (split out to keep that module short); every
 function here imports torch and torchao inside, so importing the module is cheap.
 """
 

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="distill-minilm-") as tmp:
         out = args.out or Path(tmp)
         started = time.perf_counter()
-        student, pruned = run_recipe(teacher, recipe, out / f"run-{int(time.time())}", context=Context(task=TASK))
+        student, pruned = run_recipe(teacher, recipe, out / f"run-{int(time.time())}", context=Context(model_task=TASK))
         seconds = time.perf_counter() - started
         t_acc, s_acc, p_acc = accuracy(teacher, rows), accuracy(student.path, rows), accuracy(pruned.path, rows)
     d = student.stats

@@ -81,7 +81,7 @@ def main() -> int:
                         heads=args.heads, kv_heads=args.heads, train_steps=0, vocab_size=args.vocab)
     built_s = time.perf_counter() - started
     print(f"built a random {parameter_count(source) / 1e9:.2f}B-parameter Llama in {built_s:.0f} s")
-    context = Context(task="causal-lm", hardware="cuda")
+    context = Context(model_task="causal-lm", hardware="cuda")
     dirs, build_s = {"FP32": source}, {}
     for label, step in (("FP16 (cast-fp16)", {"method": "cast-fp16"}),
                         ("GPTQ INT4 g128", {"method": "gptq", "bits": 4, "group_size": 128, "num_samples": 64,

@@ -177,7 +177,7 @@ def main() -> int:
         models[name], sizes[name] = model, weight_bytes(path)
     wanted = set(args.methods.split(",")) if args.methods else None
     notes, seconds = [], {}
-    context = Context(task="feature-extraction", hardware="x86-avx512-vnni")
+    context = Context(model_task="feature-extraction", hardware="x86-avx512-vnni")
     for i, (step, label) in enumerate(CANDIDATES):
         if wanted and step["method"] not in wanted:
             continue

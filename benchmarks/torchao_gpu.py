@@ -187,7 +187,8 @@ def main() -> int:
     for label, step in parse_methods(args.methods):
         started = time.perf_counter()
         try:
-            artifact = compress(source, step, work / label, context=Context(task="causal-lm", hardware="cuda-sm90"))
+            artifact = compress(source, step, work / label,
+                                context=Context(model_task="causal-lm", hardware="cuda-sm90"))
         except Exception as exc:  # noqa: BLE001 - one method failing leaves the others' figures
             say(f"{label}: not built ({type(exc).__name__}: {exc})")
             continue

@@ -48,7 +48,7 @@ class StepConfig:
 class Context:
     """What a handler may need besides its own config."""
 
-    task: str = "text-classification"  # decides which Auto/ORT model class to load
+    model_task: str = "text-classification"  # the model's head: decides which Auto/ORT model class to load
     source_format: ModelFormat = ModelFormat.TRANSFORMERS
     trust_remote_code: bool = False
     hardware: str | None = None
@@ -279,7 +279,7 @@ def compress(
             "method_version": method.version,
             "params": step_params(config),
             "format": result.format.value,
-            "task": context.task,
+            "task": context.model_task,
             "hardware": context.hardware,
             "source": dict(source_info or {"path": str(model_dir)}),
             "stats": result.stats,

@@ -36,7 +36,7 @@ def cast(model_dir: Path, out_dir: Path, context: Context, dtype_name: str) -> R
 
     dtype = getattr(torch, dtype_name)
     # dtype="auto": the weights as stored, so a checkpoint already in half precision is seen as such
-    model = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code, dtype="auto")
+    model = load_model_dir(model_dir, context.model_task, trust_remote_code=context.trust_remote_code, dtype="auto")
     total = parameter_elements(model)
     changed = sum(p.numel() for p in model.parameters() if p.is_floating_point() and p.dtype != dtype)
     if changed == 0:
@@ -47,7 +47,7 @@ def cast(model_dir: Path, out_dir: Path, context: Context, dtype_name: str) -> R
     write_layout(out_dir, SCHEME, dtype=dtype_name)
     # Count on the reloaded copy, the one the gate scores: transformers keeps some modules in float32
     # (``_keep_in_fp32_modules``, e.g. T5's feed-forward output) whatever dtype is asked for.
-    reloaded = _load(out_dir, context.task, {"dtype": dtype_name}, context.trust_remote_code, "cpu")
+    reloaded = _load(out_dir, context.model_task, {"dtype": dtype_name}, context.trust_remote_code, "cpu")
     in_dtype = sum(p.numel() for p in reloaded.parameters() if p.dtype == dtype)
     tensors = [*reloaded.parameters(), *reloaded.buffers()]
     return Result(ModelFormat.TORCH_QUANTIZED, {

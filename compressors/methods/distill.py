@@ -219,15 +219,15 @@ def distill(model_dir: Path, config: DistillConfig, out_dir: Path, context: Cont
     """Knowledge distillation into a shallower or narrower student on local data (KL + CE + hidden MSE)."""
     from transformers import AutoTokenizer
 
-    if context.task not in SUPPORTED_TASKS:
-        raise ConfigError(f"distill supports the tasks {', '.join(SUPPORTED_TASKS)}, not {context.task!r}")
+    if context.model_task not in SUPPORTED_TASKS:
+        raise ConfigError(f"distill supports the tasks {', '.join(SUPPORTED_TASKS)}, not {context.model_task!r}")
     started = time.perf_counter()
     rows = read_rows(config.data, where="data")
     texts = texts_of(rows, config.text_column, where="text_column")
     seed_everything(context.seed)
-    teacher = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    teacher = load_model_dir(model_dir, context.model_task, trust_remote_code=context.trust_remote_code)
     labels = labels_of(rows, config.label_column, dict(teacher.config.label2id), where="label_column")
-    student, mapping, copied = build_student(teacher, config, context.task)
+    student, mapping, copied = build_student(teacher, config, context.model_task)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=context.trust_remote_code)
     distiller = Distiller(teacher, student, tokenizer, config, mapping)
     final_loss, teacher_logits = distiller.train(texts, labels, context.seed)

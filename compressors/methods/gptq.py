@@ -141,7 +141,7 @@ def _quantize_auto_gptq(src: Path, config: GptqConfig, rows: list, out: Path, co
 @register("gptq", GptqConfig, produces=ModelFormat.GPTQ, requires=("gptqmodel",))
 def gptq(model_dir: Path, config: GptqConfig, out_dir: Path, context: Context) -> Result:
     """GPTQ weight-only INT2/3/4/8 for causal LMs (gptqmodel; CUDA when present, else CPU)."""
-    check_causal(context.task, "method 'gptq'")
+    check_causal(context.model_task, "method 'gptq'")
     import torch
     from transformers import AutoTokenizer
 

@@ -174,12 +174,12 @@ def _export_onnx(eager, out_dir: Path, task: str) -> Path:
 
 def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Context, *, static: bool) -> Result:
     texts = _texts(config, context, static)
-    model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    model = load_transformers(model_dir, context.model_task, trust_remote_code=context.trust_remote_code)
     names, batches = _batches(model_dir, texts, config, model)
     converted, expected = _quantize_with_inc(model, names, batches, static)
     plans, float_linears = linear_plans(converted, prefix="model.")
     kept = _keep_untied(plans, model)
-    eager = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    eager = load_transformers(model_dir, context.model_task, trust_remote_code=context.trust_remote_code)
     used = _reaching_the_output(eager, names, batches[0])
     outside = sorted(plan.module for plan in kept if plan.module not in used)
     kept = [plan for plan in kept if plan.module in used]
@@ -187,14 +187,14 @@ def inc_int8(model_dir: Path, config: IncCalibration, out_dir: Path, context: Co
         raise CompressionError(f"none of the {len(outside)} layers Intel Neural Compressor quantized reaches the "
                                "model's task output; use onnx-dynamic-int8 instead")
     transplant(eager, kept)
-    stats = onnx_quant_stats(_export_onnx(eager, out_dir, context.task))
+    stats = onnx_quant_stats(_export_onnx(eager, out_dir, context.model_task))
     copy_tokenizer(model_dir, out_dir)
     if stats["quantized_layers"] < len(kept):
         raise CompressionError(f"INC quantized {len(kept)} linear layers but the ONNX graph keeps only "
                                f"{stats['quantized_layers']} int8 weights: the export lost the quantization")
     from ..onnx import OrtModel
 
-    reloaded = OrtModel.from_pretrained(out_dir, file_name=ONNX_FILE, task=context.task)
+    reloaded = OrtModel.from_pretrained(out_dir, file_name=ONNX_FILE, task=context.model_task)
     stats.update(_parity(reloaded, names, batches[0], expected))
     if stats["inc_parity_min_cosine"] < MIN_PARITY_COSINE:
         raise CompressionError(

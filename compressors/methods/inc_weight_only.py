@@ -116,13 +116,13 @@ def verify_reload(out_dir: Path, written: int, expected_logits, context: Context
 def quantize_inc(model_dir: Path, out_dir: Path, context: Context, qconfig, *, method: str,
                  texts: list[str] | None = None, max_length: int = 256) -> Result:
     """Load, prepare, (calibrate,) convert, save pickle-free, then prove the artifact reloads quantized."""
-    check_causal(context.task, f"method {method!r}")
+    check_causal(context.model_task, f"method {method!r}")
     inc = require("neural_compressor.torch.quantization", extra="inc", purpose=f"method {method!r}")
     import torch
     from transformers import AutoTokenizer
 
     model_dir, out_dir = Path(model_dir).resolve(), Path(out_dir).resolve()  # before the chdir below
-    model = auto_class(context.task).from_pretrained(str(model_dir), trust_remote_code=context.trust_remote_code)
+    model = auto_class(context.model_task).from_pretrained(str(model_dir), trust_remote_code=context.trust_remote_code)
     model.eval()
     if linear_layers(model) == 0:
         raise CompressionError(

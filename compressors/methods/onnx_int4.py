@@ -85,7 +85,7 @@ def onnx_int4_weight_only(model_dir: Path, config: OnnxInt4WeightOnlyConfig, out
 
     with tempfile.TemporaryDirectory(prefix="compressgate-onnx-int4-") as tmp:
         export_dir = Path(tmp) / "export"
-        graph = export_pretrained(model_dir, export_dir, task=context.task,
+        graph = export_pretrained(model_dir, export_dir, task=context.model_task,
                                   trust_remote_code=context.trust_remote_code)
         quantizer = MatMulNBitsQuantizer(str(graph), bits=4, block_size=config.block_size,
                                          is_symmetric=config.symmetric,

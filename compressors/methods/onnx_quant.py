@@ -204,7 +204,7 @@ def quantize_with(model_dir: Path, out_dir: Path, context: Context, quantize: Qu
 
     with tempfile.TemporaryDirectory(prefix="compressgate-onnx-") as tmp:
         export_dir = Path(tmp) / "export"
-        path = export_pretrained(model_dir, export_dir, task=context.task,
+        path = export_pretrained(model_dir, export_dir, task=context.model_task,
                                  trust_remote_code=context.trust_remote_code, eager_attention=fuse)
         fusion = {}
         if fuse:

@@ -144,14 +144,14 @@ def prune_heads(model_dir: Path, config: HeadPruningConfig, out_dir: Path, conte
     from transformers import AutoTokenizer
 
     seed_everything(context.seed)
-    model = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code)
-    check_prunable(model, context.task)
+    model = load_model_dir(model_dir, context.model_task, trust_remote_code=context.trust_remote_code)
+    check_prunable(model, context.model_task)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=context.trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    label2id = dict(model.config.label2id) if context.task == "text-classification" else {}
+    label2id = dict(model.config.label2id) if context.model_task == "text-classification" else {}
     texts, labels = calibration_data(config, label2id)
-    importance = head_importance(model, tokenizer, texts, labels, config, context.task)
+    importance = head_importance(model, tokenizer, texts, labels, config, context.model_task)
     removal = heads_to_remove(importance, config)
     before = count_parameters(model)
     model.to("cpu")
@@ -159,7 +159,7 @@ def prune_heads(model_dir: Path, config: HeadPruningConfig, out_dir: Path, conte
     record_heads(model.config, removal)
     save_model(model, model_dir, out_dir)
 
-    reloaded = load_head_pruned(out_dir, context.task, trust_remote_code=context.trust_remote_code)
+    reloaded = load_head_pruned(out_dir, context.model_task, trust_remote_code=context.trust_remote_code)
     recorded, after = recorded_heads(reloaded.config), count_parameters(reloaded)
     probe = {"input_ids": torch.ones(1, 8, dtype=torch.long), "attention_mask": torch.ones(1, 8, dtype=torch.long)}
     with torch.no_grad():

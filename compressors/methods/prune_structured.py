@@ -89,7 +89,7 @@ def reload_check(out_dir: Path, context: Context, expected: int) -> int:
     """Reload the artifact with from_pretrained and run it once: shapes, count and forward must all hold."""
     import torch
 
-    model = load_model_dir(out_dir, context.task, trust_remote_code=context.trust_remote_code)
+    model = load_model_dir(out_dir, context.model_task, trust_remote_code=context.trust_remote_code)
     found = count_parameters(model)
     if found != expected:
         raise CompressionError(f"the saved model reloads with {found} parameters, not the {expected} it was saved with")
@@ -101,7 +101,7 @@ def reload_check(out_dir: Path, context: Context, expected: int) -> int:
 @register("prune-structured", StructuredConfig, produces=ModelFormat.TRANSFORMERS)
 def prune_structured(model_dir: Path, config: StructuredConfig, out_dir: Path, context: Context) -> Result:
     """Structured FFN neuron pruning (L2 importance), same width in every block, config updated."""
-    model = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    model = load_model_dir(model_dir, context.model_task, trust_remote_code=context.trust_remote_code)
     key, size = ffn_size(model.config)
     if size == model.config.hidden_size:
         raise ConfigError("prune-structured: the FFN width equals the hidden size, so its layers cannot be told apart")

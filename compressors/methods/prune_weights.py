@@ -49,7 +49,7 @@ def prune_magnitude(model_dir: Path, config: MagnitudeConfig, out_dir: Path, con
     import torch
     from torch.nn.utils import prune
 
-    model = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    model = load_model_dir(model_dir, context.model_task, trust_remote_code=context.trust_remote_code)
     chosen = select_linears(model, config.scope, skip_head=config.skip_head)
     targets = [(module, "weight") for _, module in chosen]
     with torch.no_grad():
@@ -90,7 +90,7 @@ def prune_two_four(model_dir: Path, config: SemiStructuredConfig, out_dir: Path,
     import torch
     from torch import nn
 
-    model = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    model = load_model_dir(model_dir, context.model_task, trust_remote_code=context.trust_remote_code)
     chosen: list[tuple[str, Any]] = []
     skipped: list[tuple[str, Any]] = []
     for name, module in select_linears(model, config.scope, skip_head=config.skip_head):

@@ -127,7 +127,7 @@ def torch_dynamic_int8(model_dir: Path, config: TorchDynamicInt8Config, out_dir:
     from safetensors.torch import save_file
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
-    model = load_model_dir(model_dir, context.task, trust_remote_code=context.trust_remote_code)
+    model = load_model_dir(model_dir, context.model_task, trust_remote_code=context.trust_remote_code)
     targets, notes = _targets(model, config)
     if not targets:
         raise _refusal(notes, config)
@@ -170,7 +170,7 @@ def _check_reload(out_dir: Path, context: Context, qmodel) -> None:
     import torch
 
     layout = json.loads((out_dir / LAYOUT_FILE).read_text())
-    reloaded = _load(out_dir, context.task, layout, context.trust_remote_code)
+    reloaded = _load(out_dir, context.model_task, layout, context.trust_remote_code)
     inputs = _probe_inputs(qmodel.config)
     with torch.no_grad():
         want, got = qmodel(**inputs)[0], reloaded(**inputs)[0]

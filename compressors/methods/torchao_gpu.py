@@ -118,7 +118,7 @@ def quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Con
     from safetensors.torch import save_file
     from torchao.prototype.safetensors.safetensors_support import flatten_tensor_state_dict
 
-    model = load_transformers(model_dir, context.task, trust_remote_code=context.trust_remote_code,
+    model = load_transformers(model_dir, context.model_task, trust_remote_code=context.trust_remote_code,
                               dtype=torch.bfloat16)
     total = parameter_elements(model)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -164,7 +164,7 @@ def quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Con
         return Result(ModelFormat.TORCH_QUANTIZED, {**counts, "kernel": f"not run here: {why_not}",
                                                     "kernel_device": device})
     layout = json.loads((out_dir / "compressgate-torch.json").read_text())
-    reloaded = (loader or load)(out_dir, context.task, layout, context.trust_remote_code, device)
+    reloaded = (loader or load)(out_dir, context.model_task, layout, context.trust_remote_code, device)
     ran = kernels_used(reloaded, _probe_inputs(reloaded))
     error = (_probe_logits(reloaded) - reference).norm() / reference.norm().clamp_min(1e-12)
     if not torch.isfinite(error):

@@ -100,7 +100,7 @@ class Builder:
         for index, step in enumerate(target.recipe):
             method, step_config = step.method, step.config
             key = self.keys.stage(parent_key, target, step, index)
-            context = Context(task=self.config.source.task, source_format=fmt, hardware=target.hardware,
+            context = Context(model_task=self.config.source.task, source_format=fmt, hardware=target.hardware,
                               seed=self.config.seed, trust_remote_code=self.config.source.trust_remote_code)
             source_info = {"key": parent_key, "path": str(parent_dir)}
             building = f"compressgate: building {name} stage {index} ({method.name})"

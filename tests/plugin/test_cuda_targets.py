@@ -68,7 +68,7 @@ def test_gptq_artifact_is_quantized_on_the_gpu_and_runs_there(tmp_path) -> None:
                             train_steps=20)
     step = {"method": "gptq", "bits": 4, "group_size": 128, "num_samples": 32, "max_length": 128,
             "calibration": str(write_calibration(tmp_path / "calib.jsonl", n=32))}
-    artifact = compress(source_dir, step, tmp_path / "gptq", context=Context(task="causal-lm", hardware="cuda"))
+    artifact = compress(source_dir, step, tmp_path / "gptq", context=Context(model_task="causal-lm", hardware="cuda"))
     assert artifact.stats["device"] == "cuda"
     model = load_model(artifact.path, task="causal-lm", device="cuda")
     source = load_model(source_dir, task="causal-lm", device="cuda")

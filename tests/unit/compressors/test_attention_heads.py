@@ -59,7 +59,8 @@ def test_head_pruned_stage_feeds_later_steps_that_reload_smaller(tiny_classifier
         {"method": "prune-magnitude", "sparsity": 0.3},
         {"method": "torch-dynamic-int8"},
     ]
-    artifacts = run_recipe(tiny_classifier_dir, steps, tmp_path / "stages", context=Context(task="text-classification"))
+    artifacts = run_recipe(tiny_classifier_dir, steps, tmp_path / "stages",
+                           context=Context(model_task="text-classification"))
     heads, ffn, sparse, int8 = (load_model(a.path, task="text-classification") for a in artifacts)
     for model in (heads, ffn, sparse):
         assert model.bert.encoder.layer[1].attention.self.key.out_features == 32
@@ -75,7 +76,7 @@ def test_onnx_int8_of_a_head_pruned_stage_exports_the_smaller_model(tiny_classif
     pytest.importorskip("onnxruntime")
     steps = [{"method": "prune-heads", "heads_per_layer": 1, "calibration": str(calibration_jsonl)},
              {"method": "onnx-dynamic-int8"}]
-    context = Context(task="text-classification")
+    context = Context(model_task="text-classification")
     heads, onnx = run_recipe(tiny_classifier_dir, steps, tmp_path / "stages", context=context)
     assert onnx.stats["quantized_layers"] > 0
     assert onnx.stats["weight_bytes"] < 0.5 * sum(p.stat().st_size for p in heads.path.glob("*.safetensors"))
@@ -100,7 +101,7 @@ def test_head_pruned_gpt2_reloads_with_its_tied_lm_head(tiny_gpt2_dir, calibrati
     # gptqmodel switches transformers 4's global weight init (and with it the tying) off for the process
     monkeypatch.setattr(transformers.modeling_utils, "_init_weights", False, raising=False)
     step = {"method": "prune-heads", "heads_per_layer": 1, "calibration": str(calibration_jsonl)}
-    artifact = compress(tiny_gpt2_dir, step, tmp_path / "a", context=Context(task="causal-lm"))
+    artifact = compress(tiny_gpt2_dir, step, tmp_path / "a", context=Context(model_task="causal-lm"))
     model = load_model(artifact.path, task="causal-lm")
     assert model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr()
     assert model.transformer.h[0].attn.c_attn.nf == 3 * 16 and model.transformer.h[0].attn.c_proj.nx == 16

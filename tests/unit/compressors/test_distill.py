@@ -69,7 +69,8 @@ def test_stacked_recipe_writes_three_artifacts_that_each_reload(tiny_classifier_
         {"method": "prune-magnitude", "sparsity": 0.5},
         {"method": "onnx-dynamic-int8"},
     ]
-    artifacts = run_recipe(tiny_classifier_dir, steps, tmp_path / "stages", context=Context(task="text-classification"))
+    artifacts = run_recipe(tiny_classifier_dir, steps, tmp_path / "stages",
+                           context=Context(model_task="text-classification"))
     assert [a.method for a in artifacts] == ["distill", "prune-magnitude", "onnx-dynamic-int8"]
     assert [a.format.value for a in artifacts] == ["transformers", "transformers", "onnx"]
     assert artifacts[1].stats["sparsity"] == pytest.approx(0.5, abs=0.01)
@@ -107,4 +108,4 @@ def test_missing_data_and_unknown_labels_are_config_errors(tiny_classifier_dir, 
 def test_other_tasks_are_refused_with_the_supported_list(tiny_classifier_dir, train_file, tmp_path):
     with pytest.raises(ConfigError, match="supports the tasks text-classification"):
         compress(tiny_classifier_dir, {"method": "distill", "data": str(train_file)}, tmp_path / "a",
-                 context=Context(task="token-classification"))
+                 context=Context(model_task="token-classification"))

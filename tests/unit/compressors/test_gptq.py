@@ -16,7 +16,7 @@ from compressors import CompressionError, ConfigError, Context, ModelFormat, com
 from compressors.methods.gptq import GptqBackend, load_gptq, resolve_backend
 from compressors.methods.woq_stats import assert_pickle_free, weight_only_stats
 
-CAUSAL = Context(task="causal-lm")
+CAUSAL = Context(model_task="causal-lm")
 REPO_ROOT = Path(__file__).resolve().parents[3]
 LAYERS = 2
 HIDDEN, INTERMEDIATE = 256, 1024  # every in_features a multiple of 128, out_features >= 256
@@ -197,7 +197,7 @@ def test_calibration_is_required_and_must_exist(tmp_path: Path) -> None:
 def test_serves_causal_lms_only(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="causal language models"):
         compress(tmp_path, {"method": "gptq", "calibration": "c.jsonl"}, tmp_path / "a",
-                 context=Context(task="text-classification"))
+                 context=Context(model_task="text-classification"))
     with pytest.raises(ConfigError, match="causal language models"):
         load_gptq(tmp_path, "text-classification", {}, False, "cpu")
 

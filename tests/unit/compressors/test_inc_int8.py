@@ -55,7 +55,7 @@ def test_layers_outside_the_task_output_are_not_counted(tiny_classifier_dir: Pat
     # As a feature extractor the encoder returns last_hidden_state; INC also quantizes the pooler, which the
     # exported graph drops. Those layers are named, not counted, and the artifact is accepted.
     artifact = compress(tiny_classifier_dir, {"method": "inc-int8-dynamic"}, tmp_path / "art",
-                        context=Context(task="feature-extraction"))
+                        context=Context(model_task="feature-extraction"))
     stats = artifact.stats
     assert stats["inc_layers_outside_task_output"] == ["pooler.dense"]
     assert stats["inc_linear_layers"] == stats["quantized_layers"] == 12  # 2 blocks x (q, k, v, out, up, down)
@@ -92,5 +92,6 @@ def test_bad_params_name_the_key(method, params, key) -> None:
 
 def test_gpt2_is_refused_with_a_reason(tiny_gpt2_dir, tmp_path) -> None:
     with pytest.raises(CompressionError, match="onnx-dynamic-int8"):
-        compress(tiny_gpt2_dir, {"method": "inc-int8-dynamic"}, tmp_path / "art", context=Context(task="causal-lm"))
+        compress(tiny_gpt2_dir, {"method": "inc-int8-dynamic"}, tmp_path / "art",
+                 context=Context(model_task="causal-lm"))
     assert not (tmp_path / "art").exists()

@@ -12,7 +12,7 @@ from compressors import CompressionError, ConfigError, Context, ModelFormat, com
 
 pytest.importorskip("neural_compressor.torch.quantization")
 
-CAUSAL = Context(task="causal-lm")
+CAUSAL = Context(model_task="causal-lm")
 LAYERS = 2
 
 
@@ -122,4 +122,5 @@ def test_inc_gptq_needs_calibration_text(tmp_path: Path) -> None:
 
 def test_rtn_serves_causal_lms_only(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="causal language models"):
-        compress(tmp_path, {"method": "inc-rtn-int4"}, tmp_path / "out", context=Context(task="text-classification"))
+        compress(tmp_path, {"method": "inc-rtn-int4"}, tmp_path / "out",
+                 context=Context(model_task="text-classification"))

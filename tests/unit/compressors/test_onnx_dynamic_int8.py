@@ -74,7 +74,7 @@ def test_fused_causal_lm_reloads_and_generates(tmp_path: Path) -> None:
 
     source = tiny_llama(tmp_path / "llama", train_steps=20)
     artifact = compress(source, {"method": "onnx-dynamic-int8", "fuse": True}, tmp_path / "art",
-                        context=Context(task="causal-lm"))
+                        context=Context(model_task="causal-lm"))
     assert artifact.stats["fused"] is True and artifact.stats["float_matmuls_left"] == 0
     model, reference = load_model(artifact.path, task="causal-lm"), load_model(source, task="causal-lm")
     from compressors.loaders import load_tokenizer

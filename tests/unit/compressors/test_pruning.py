@@ -57,7 +57,7 @@ def test_two_four_pattern_holds_after_reload(tiny_classifier_dir, tmp_path):
 def test_weight_pruning_handles_conv1d_and_never_prunes_a_tied_lm_head(tiny_gpt2_dir, tmp_path):
     from compressors import Context
 
-    ctx = Context(task="causal-lm")
+    ctx = Context(model_task="causal-lm")
     two_four = compress(tiny_gpt2_dir, {"method": "prune-2:4"}, tmp_path / "a", context=ctx)
     model = load_model(two_four.path, task="causal-lm")
     c_fc = model.transformer.h[0].mlp.c_fc.weight.detach()  # Conv1D stores (in, out): groups run down dim 0
@@ -108,7 +108,7 @@ def test_structured_pruning_reloads_with_fewer_parameters_and_runs(tiny_classifi
 def test_head_and_structured_pruning_on_gpt2(tiny_gpt2_dir, calibration_jsonl, tmp_path):
     from compressors import Context
 
-    ctx = Context(task="causal-lm")
+    ctx = Context(model_task="causal-lm")
     step = {"method": "prune-heads", "heads_per_layer": 1, "calibration": str(calibration_jsonl)}
     heads = compress(tiny_gpt2_dir, step, tmp_path / "a", context=ctx)
     assert heads.stats["used_labels"] is False  # language-model loss on the texts themselves

@@ -56,7 +56,8 @@ def test_per_tensor_and_exclude(tiny_classifier_dir, tmp_path, assert_close_to_s
 
 def test_gpt2_is_refused_because_it_has_no_linear_layers(tiny_gpt2_dir, tmp_path) -> None:
     with pytest.raises(CompressionError) as info:
-        compress(tiny_gpt2_dir, {"method": "torch-dynamic-int8"}, tmp_path / "art", context=Context(task="causal-lm"))
+        compress(tiny_gpt2_dir, {"method": "torch-dynamic-int8"}, tmp_path / "art",
+                 context=Context(model_task="causal-lm"))
     message = str(info.value)
     assert "quantize nothing" in message and "Conv1D" in message and "lm_head" in message
     assert "onnx-dynamic-int8" in message and "gptq" in message

@@ -18,7 +18,7 @@ from pytest_compressgate.targets import PRESETS, Machine, detect_machine
 
 pytest.importorskip("torchao", reason="the torchao methods need torchao (pip install 'pytest-compressgate[torchao]')")
 
-CAUSAL = Context(task="causal-lm", hardware="cuda-sm90")
+CAUSAL = Context(model_task="causal-lm", hardware="cuda-sm90")
 HIDDEN, INTERMEDIATE, LAYERS = 128, 256, 2
 METHODS = ("torchao-int4-weight-only", "torchao-int8-weight-only", "torchao-int8-dynamic",
            "torchao-fp8-weight-only", "torchao-fp8-dynamic")

@@ -40,9 +40,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     from compressors.errors import ConfigError
 
+    from ..gate import GateOptions, GateSession
     from ..project_hooks import source_builder
     from ..registry import new_run_id, open_registry, record_run
-    from ..gate import GateOptions, GateSession
 
     config = load_config(args.config)
     problem = unknown_targets(args.targets, config.targets)
@@ -59,6 +59,10 @@ def cmd_build(args: argparse.Namespace) -> int:
                        "in the conftest.py beside the config") from None
     if origin:
         print(f"source: {source_dir} ({origin})")
+    from ..preflight import check_recipe_files, check_source_dir
+
+    check_recipe_files(session)  # a missing calibration file is one line now, not a failure mid-build
+    check_source_dir(source_dir)
     status_console = Console(stderr=True)
     try:
         for name in targets:

@@ -221,6 +221,19 @@ def test_build_errors(capsys, tmp_path, monkeypatch):
     assert code == 2 and "comma-separated target names" in one_line_error(err)
 
 
+def test_build_checks_the_recipe_files_before_building(capsys, tmp_path, monkeypatch, tiny_classifier_dir,
+                                                        tiny_test_data):
+    toml = gate(model=tiny_classifier_dir, cache=tmp_path / "cache", data=tiny_test_data).replace(
+        '{ method = "onnx-dynamic-int8", per_channel = true }',
+        '{ method = "onnx-static-int8", calibration = "data/calib.jsonl" }')
+    (tmp_path / "pyproject.toml").write_text(toml)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "build")
+    message = one_line_error(err)
+    assert code == 2 and "targets.cpu-int8.recipe[0].calibration" in message and "calib.jsonl" in message
+    assert out == "" and not (tmp_path / "cache" / "artifacts").exists()
+
+
 @pytest.mark.slow
 def test_build_builds_and_registers_every_stage(capsys, tmp_path, monkeypatch, tiny_classifier_dir, tiny_test_data):
     config = tmp_path / "pyproject.toml"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -22,7 +22,7 @@ from .collector import ResultCollector
 from .fixtures import compress_gate, compressed_model, pytest_generate_tests, source_model
 from .items import GateFile, GateItem, junit_properties, skip_at_item
 from .options import addoption, option_or_ini
-from .stash import CONFIG_PATH, OFF_REASON, REGISTRY_EXIT, REGISTRY_PROBLEM, SESSION
+from .stash import CONFIG_PATH, OFF_REASON, REGISTRY_EXIT, REGISTRY_PROBLEM, SESSION, WORKER_REGISTRY_PROBLEM
 
 if TYPE_CHECKING:
     from ..gate import GateSession
@@ -176,9 +176,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Register what this process built and scored (each pytest-xdist worker records its own)."""
+    """Register what this process built and scored (each pytest-xdist worker records its own; a worker's
+    failure to record reaches the controller through ``workeroutput``, see pytest_testnodedown)."""
     gate = session.config.stash.get(SESSION, None)
-    if gate is None or not gate.comparisons:
+    if gate is None:
+        return
+    if not gate.comparisons:  # nothing of this process's own; a worker may have failed to record its results
+        if REGISTRY_PROBLEM in session.config.stash and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = REGISTRY_EXIT
         return
     from ..registry import new_run_id, open_registry, record_run
 
@@ -191,8 +196,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             registry.close()
     except Exception as exc:  # the reports must still be written: say what was not recorded, and fail the run
         first = (str(exc).strip().splitlines() or [""])[0][:300]
-        session.config.stash[REGISTRY_PROBLEM] = f"{type(exc).__name__}: {first}"
+        problem = session.config.stash[REGISTRY_PROBLEM] = f"{type(exc).__name__}: {first}"
+        workeroutput = getattr(session.config, "workeroutput", None)  # a pytest-xdist worker tells its controller
+        if workeroutput is not None:
+            workeroutput[WORKER_REGISTRY_PROBLEM] = problem
         if session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = REGISTRY_EXIT
     finally:
         gate.close()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist, on the controller: a worker that could not record its results fails the whole run."""
+    problem = getattr(node, "workeroutput", {}).get(WORKER_REGISTRY_PROBLEM)
+    if problem:
+        node.config.stash[REGISTRY_PROBLEM] = problem

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 SESSION: pytest.StashKey[GateSession] = pytest.StashKey()
 CONFIG_PATH: pytest.StashKey[Path | None] = pytest.StashKey()
 REGISTRY_PROBLEM = pytest.StashKey[str]()
+WORKER_REGISTRY_PROBLEM = "compressgate_registry_problem"  # the key in a pytest-xdist worker's workeroutput
 # The gates ran and their reports are written, but nothing was recorded: not a test failure (1), not a
 # usage error (4); pytest's code for "something outside the tests went wrong" is the honest one.
 REGISTRY_EXIT = pytest.ExitCode.INTERNAL_ERROR

@@ -235,7 +235,8 @@ for _kind, _config_cls, _summary in (
     ("fp8-dynamic", TorchaoFp8DynamicConfig, "torchao FP8 e4m3 weights and dynamic per-row FP8 activations, "
                                              "_scaled_mm (GPU sm89+; safetensors)"),
 ):
-    register(f"torchao-{_kind}", _config_cls, produces=ModelFormat.TORCH_QUANTIZED)(_handler(_kind, _summary))
+    register(f"torchao-{_kind}", _config_cls, produces=ModelFormat.TORCH_QUANTIZED,
+             requires=("torchao",))(_handler(_kind, _summary))
 
 
 # --- reading it back ------------------------------------------------------------------------------------

@@ -15,11 +15,14 @@ WHEEL=$(ls dist/*.whl)
 echo "built $(ls dist | tr '\n' ' ')"
 
 python3 -m venv "$WORK/venv"
-PIP="$WORK/venv/bin/pip"
+pip_() {  # the venv's pip, without the index's "Location ... is ignored" lines (one per package, on some machines)
+  "$WORK/venv/bin/pip" "$@" 2>&1 | sed "/^WARNING: Location 'file:/d"
+}
+PIP=pip_
 # The team's own stack, installed before the plugin (exact versions from the lock, as a team would pin them).
 "$PIP" install -q -c "$LOCK" torch ninja setuptools-scm "setuptools>=77" wheel
 "$PIP" install -q -c "$LOCK" transformers
-"$PIP" freeze | grep -iE '^(torch|transformers)==' | sort > "$WORK/before.txt"
+"$WORK/venv/bin/pip" freeze | grep -iE '^(torch|transformers)==' | sort > "$WORK/before.txt"
 
 # What pip would do: its JSON report lists every distribution it would install or replace.
 BUILD_CUDA_EXT=0 GPTQMODEL_FORCE_BUILD=1 "$PIP" install -q --dry-run --no-build-isolation \
@@ -38,7 +41,7 @@ sys.exit(1 if touched else 0)
 PY
 
 BUILD_CUDA_EXT=0 GPTQMODEL_FORCE_BUILD=1 "$PIP" install -q --no-build-isolation "$WHEEL[all]"
-"$PIP" freeze | grep -iE '^(torch|transformers)==' | sort > "$WORK/after.txt"
+"$WORK/venv/bin/pip" freeze | grep -iE '^(torch|transformers)==' | sort > "$WORK/after.txt"
 diff "$WORK/before.txt" "$WORK/after.txt" && echo "after installing the wheel: $(tr '\n' ' ' < "$WORK/after.txt")(unchanged)"
 
 # A real gate with the installed (not editable) plugin, from outside the checkout.

@@ -81,10 +81,8 @@ class GateResult:
 
     # -- the verdict ---------------------------------------------------------------------------
 
-    def check(self, name: str, passed: bool, message: str, *, replace: bool = False) -> None:
-        """Add a named check (``replace``: instead of any earlier check of that name) and settle."""
-        if replace:
-            self.checks = [c for c in self.checks if c.name != name]
+    def check(self, name: str, passed: bool, message: str) -> None:
+        """Add a named check and settle."""
         self.checks.append(Check(name, passed, message))
         self.settle()
 
@@ -120,7 +118,8 @@ class GateResult:
             result.checks = [Check(**c) for c in raw_checks]
         else:
             result.checks = [Check("unnamed", False, str(f)) for f in data.get("failures") or []]
-        result.passed, result.failures = bool(data.get("passed", not result.failures)), list(result.failures)
+        if "passed" not in data:
+            result.passed = not result.failures
         return result
 
     # -- words -----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,10 @@ class BuiltTarget:
     @property
     def final(self) -> Stage:
         return self.stages[-1]
+
+    def gated(self, stage: Stage, config: TargetConfig) -> bool:
+        """Whether ``stage``'s results can fail the build: the final stage, or one with thresholds of its own."""
+        return stage is self.final or stage.index in config.stage_thresholds
 
 
 class Builder:
@@ -79,8 +84,9 @@ class Builder:
             raise ConfigError(f"source.model = {name!r}: not a directory beside the config ({self.config.root}) "
                               f"and not a model the hub gives ({type(exc).__name__}: {first})") from None
 
-    @property
+    @functools.cached_property
     def source_key(self) -> str:
+        """The source weights' content key (computed once: the source folder is fixed for the session)."""
         return make_key(kind="source", weights=hash_path(self.source_dir, memo=self.cache.root / "digests.json"))
 
     # -- artifacts --------------------------------------------------------------------------

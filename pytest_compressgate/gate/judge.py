@@ -58,7 +58,7 @@ class Judge:
         task, target = self.scorer.task(task_name), self.builder.target(target_name)
         results = []
         for stage in built.stages:
-            gated = stage is built.final or stage.index in target.stage_thresholds
+            gated = built.gated(stage, target)
             thresholds = dataclasses.replace(task.thresholds_for(target_name),
                                              **target.stage_thresholds.get(stage.index, {}))
             result = self._compare_stage(task, target, stage, thresholds, final=stage is built.final, gated=gated)
@@ -81,7 +81,8 @@ class Judge:
         task_type = TASK_TYPES.get(task.type)
         metric = task_type.metric(task.metric or task_type.default_metric)
         device, label = scorer.device(target.name), f"{target.name}/{stage.name}"
-        if self.early_stop and metric.per_example is not None and metric.bounded and self.config.holm:
+        early = self.early_stop and metric.per_example is not None and metric.bounded
+        if early and self.config.holm:
             # Bonferroni share of the family's error: valid at any stopping look
             confidence = 1 - (1 - thresholds.confidence) / len(self.config.tasks)
             thresholds = dataclasses.replace(thresholds, confidence=confidence)
@@ -90,7 +91,7 @@ class Judge:
             examples=scorer.examples(task.name), source=scorer.source_predictions(task.name), seed=self.config.seed,
             thresholds=thresholds, stage=None if final else stage.name, gated=gated,
         )
-        if self.early_stop and metric.per_example is not None and metric.bounded:
+        if early:
             def predict(chunk: Index) -> Predictions:
                 return scorer.predictions(task.name, stage.key, stage.artifact.path, label, chunk, device)
 

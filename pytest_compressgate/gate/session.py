@@ -164,7 +164,7 @@ class GateSession:
                     manifest=stage.artifact.manifest, path=str(stage.artifact.path),
                     parent_key=stage.artifact.manifest.get("source", {}).get("key") or parent,
                     source_key=self.source_key, recipe=recipe, hardware=config.hardware,
-                    gated=stage is target.final or stage.index in config.stage_thresholds,
+                    gated=target.gated(stage, config),
                     final=stage is target.final))
         return stages
 

@@ -102,13 +102,6 @@ class GateKeys:
 
     # -- examples and predictions ------------------------------------------------------------
 
-    def option_files(self, task: Any) -> tuple[Any, dict[str, Any]]:
-        """A task's options (their declared paths resolved when the config loaded) and those files' hashes
-        (a retrieval corpus edited in place must miss the cache)."""
-        if not dataclasses.is_dataclass(task.options) or isinstance(task.options, type):
-            return task.options, {}
-        return task.options, self.file_hashes(task.options)
-
     def examples(self, task: Any) -> str:
         from ..tasks import TASK_TYPES
 
@@ -117,7 +110,8 @@ class GateKeys:
         code = TASK_TYPES.get(task.type).key_parts(task.options, f"tasks.{task.name}")
         return make_key(kind="examples", format=2,
                         data=hash_path(data_path) if os.path.exists(data_path) else data_path,
-                        type=task.type, options=self.keyed_options(task), files=self.option_files(task)[1],
+                        type=task.type, options=self.keyed_options(task),
+                        files=self.file_hashes(task.options),  # a retrieval corpus edited in place misses
                         split=task.split,
                         max_examples=task.max_examples, libraries=self.versions,
                         **({"code": code} if code else {}))

@@ -45,7 +45,7 @@ class Scorer:
 
             def run() -> dict[str, Any]:
                 examples = task_type.load(
-                    self.config.resolve(task.data), self.keys.option_files(task)[0], split=task.split,
+                    self.config.resolve(task.data), task.options, split=task.split,
                     max_examples=task.max_examples, where=f"tasks.{task_name}",
                 )
                 if not len(examples):
@@ -62,8 +62,7 @@ class Scorer:
         predictions must be computed, so a warm run loads no model for it)."""
         if task_name not in self._prepared:
             task = self.task(task_name)
-            options = self.keys.option_files(task)[0]
-            self._prepared[task_name] = TASK_TYPES.get(task.type).prepare(options, self._source_access)
+            self._prepared[task_name] = TASK_TYPES.get(task.type).prepare(task.options, self._source_access)
         return self._prepared[task_name]
 
     # -- models and devices ------------------------------------------------------------------

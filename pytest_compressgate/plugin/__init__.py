@@ -111,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
             session.baseline_rows  # noqa: B018  (read once per process; the gates and the summary reuse it)
         except BaselineError as exc:
             raise pytest.UsageError(exc.message("--compress-gate-baseline=")) from None
-    if options.enabled:
+    if options.enabled and not hasattr(config, "workerinput"):  # pytest-xdist's controller checked for its workers
         _preflight(config, session, path)
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     if options.enabled and not explicit and not _is_collected(config, path):

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from torchao_gpu_decode import PROMPT  # noqa: E402 - beside this script
 
-METHODS = ("torchao-int4-weight-only", "torchao-fp8-dynamic", "torchao-int8-weight-only",
-           "torchao-fp8-weight-only", "torchao-int8-dynamic")
+METHODS = ("torchao-int4-weight-only", "torchao-int4-weight-only:kernel=tinygemm", "torchao-fp8-dynamic",
+           "torchao-int8-weight-only", "torchao-fp8-weight-only", "torchao-int8-dynamic")
 BF16_FLOPS = 790e12  # bf16 matrix rate on random data measured on an H200 here (8192^3 products)
 
 
@@ -107,12 +107,18 @@ def build_source(work: Path, args) -> Path:
 
 
 def parse_methods(spec: str) -> list[tuple[str, dict]]:
-    """"method[:group_size],..." as (label, recipe step)."""
+    """"method[:group_size][:key=value]...,..." as (label, recipe step), e.g. torchao-int4-weight-only:64 or
+    torchao-int4-weight-only:kernel=tinygemm."""
     out = []
     for item in filter(None, spec.split(",")):
-        method, _, group = item.partition(":")
-        label = method.removeprefix("torchao-") + (f"-g{group}" if group else "")
-        out.append((label, {"method": method, **({"group_size": int(group)} if group else {})}))
+        method, *options = item.split(":")
+        step: dict = {"method": method}
+        label = method.removeprefix("torchao-")
+        for option in options:
+            key, _, value = option.rpartition("=")
+            step[key or "group_size"] = int(value) if value.isdigit() else value
+            label += f"-{value}" if key else f"-g{value}"
+        out.append((label, step))
     return out
 
 

@@ -13,8 +13,10 @@ Saved without pickle, as ``model.torchao.safetensors`` plus ``compressgate-torch
   its JSON header, from which torchao rebuilds only classes on its allow-list.
 * INT4 is stored unpacked: tinygemm's tile-packed layout is made by a CUDA-only op and padded to the
   kernel's tiles, so the file holds the 4-bit values two to a byte with a bf16 scale and zero point per
-  group (4 + 32/group bits per weight) and the loader packs them on the GPU. A CPU has no tinygemm kernel:
-  there the loader dequantizes to bf16 (slow, same numbers), so CPU tests can still check quality.
+  group (4 + 32/group bits per weight). On a GPU the loader either keeps them so and runs them by the
+  Triton kernels of ``int4_triton`` (``kernel = "triton"``, the default: its one-row kernel reads the
+  bytes at close to the memory's speed, which decides decoding) or packs them for tinygemm. A CPU has
+  neither: there the loader dequantizes to bf16 (slow, same numbers), so CPU tests can still check quality.
 
 All five quantize on CPU too, so a GPU target's artifact is built on a CPU machine and only its scoring
 is skipped there. The manifest names the matmul kernels a profiled probe forward of the reloaded
@@ -41,6 +43,9 @@ SCHEME = "torchao"
 WEIGHTS_FILE = "model.torchao.safetensors"
 FORMAT_VERSION = 1  # in every layout: bump when what the handlers write changes
 INT4_GROUP_SIZES = (32, 64, 128, 256)
+INT4_KERNELS = ("triton", "tinygemm")
+INT4_TRITON_PATHS = ("compressgate::int4_linear: 1 row Triton GEMV (int4_triton._gemv), 2-16 rows Triton fused "
+                     "INT4 GEMM (_gemm), more rows Triton dequantize + aten::mm")
 
 
 @dataclass(frozen=True)
@@ -57,13 +62,18 @@ class TorchaoConfig(StepConfig):
 
 @dataclass(frozen=True)
 class TorchaoInt4Config(TorchaoConfig):
-    """INT4 weights, asymmetric per group of ``group_size`` inputs, run by tinygemm (Ampere or newer)."""
+    """INT4 weights, asymmetric per group of ``group_size`` inputs, run on a GPU by ``kernel``: "triton"
+    (``int4_triton``: a one-row reduction for decoding, a fused product up to 16 rows, dequantize + cuBLAS
+    beyond) or "tinygemm" (torch's ``_weight_int4pack_mm``). Both read the same stored file."""
 
     group_size: int = 128  # 32, 64, 128 or 256 inputs share a bf16 scale and zero point
+    kernel: str = "triton"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_group_size(self.group_size)
+        if self.kernel not in INT4_KERNELS:
+            raise ValueError(f"kernel = {self.kernel!r} is invalid: expected one of {', '.join(INT4_KERNELS)}")
 
 
 def check_group_size(group_size: int) -> None:
@@ -152,7 +162,7 @@ def quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Con
     model.config.save_pretrained(str(out_dir))
     copy_tokenizer(model_dir, out_dir)
     write_layout(out_dir, scheme, kind=kind, version=FORMAT_VERSION, weights_file=WEIGHTS_FILE, layers=layers,
-                 aliases=aliases, group_size=group, dtype="bfloat16",
+                 aliases=aliases, group_size=group, dtype="bfloat16", kernel=getattr(config, "kernel", None),
                  torchao=__import__("torchao").__version__)
     reference = _probe_logits(model)
     del model, plain, subclass_weights, int4_parts, tensors  # the reload below needs the GPU memory back
@@ -166,6 +176,8 @@ def quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Con
     layout = json.loads((out_dir / "compressgate-torch.json").read_text())
     reloaded = (loader or load)(out_dir, context.model_task, layout, context.trust_remote_code, device)
     ran = kernels_used(reloaded, _probe_inputs(reloaded))
+    if layout.get("kernel") == "triton":
+        ran["kernel_paths"] = INT4_TRITON_PATHS
     error = (_probe_logits(reloaded) - reference).norm() / reference.norm().clamp_min(1e-12)
     if not torch.isfinite(error):
         raise CompressionError(f"the reloaded torchao {kind} model computes non-finite logits")
@@ -226,8 +238,8 @@ def _handler(kind: str, summary: str):
 
 
 for _kind, _config_cls, _summary in (
-    ("int4-weight-only", TorchaoInt4Config, "torchao INT4 weight-only per group, tinygemm kernel (GPU sm80+; "
-                                            "safetensors)"),
+    ("int4-weight-only", TorchaoInt4Config, "torchao INT4 weight-only per group, Triton or tinygemm kernels "
+                                            "(GPU sm80+; safetensors)"),
     ("int8-weight-only", TorchaoInt8WeightOnlyConfig, "torchao INT8 weight-only per row (GPU or CPU; safetensors)"),
     ("int8-dynamic", TorchaoInt8DynamicConfig, "torchao INT8 weights and dynamic INT8 activations (GPU or CPU; "
                                                "safetensors)"),
@@ -266,13 +278,20 @@ def load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool,
     state = load_file(file, device=device)
     layers: dict[str, list[int]] = layout["layers"]
     weights: dict[str, Any] = {}
+    modules: dict[str, Any] = {}  # INT4 layers run by the Triton kernels replace their nn.Linear
     if layout["kind"] == "int4-weight-only":
+        triton = device != "cpu" and layout.get("kernel", "tinygemm") == "triton"
         for name, (rows, cols) in layers.items():
             parts = {k: state.pop(f"{name}._weight_{k}") for k in ("qdata", "scale", "zero_point")}
-            weights[name] = int4_weight(parts, (rows, cols), layout["group_size"])
+            if triton:
+                from .int4_triton import Int4Linear
+
+                modules[name] = Int4Linear(parts, (rows, cols), layout["group_size"])
+            else:
+                weights[name] = int4_weight(parts, (rows, cols), layout["group_size"])
     tensors, leftover = unflatten_tensor_state_dict(state, metadata)
     weights.update({name: tensors.pop(f"{name}.weight") for name in layers if f"{name}.weight" in tensors})
-    missing_layers = sorted(set(layers) - set(weights))
+    missing_layers = sorted(set(layers) - set(weights) - set(modules))
     result = model.load_state_dict(tensors, strict=False)
     missing = sorted(set(result.missing_keys) - {f"{n}.weight" for n in layers} - set(layout.get("aliases", {})))
     if missing or result.unexpected_keys or leftover or missing_layers:
@@ -282,6 +301,10 @@ def load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool,
     for name, weight in weights.items():
         module = model.get_submodule(name)
         module.weight = torch.nn.Parameter(weight, requires_grad=False)
+    for name, replacement in modules.items():
+        parent, _, child = name.rpartition(".")
+        replacement.bias = model.get_submodule(name).bias
+        setattr(model.get_submodule(parent), child, replacement)
     return model.eval()  # tied tensors (the aliases) share storage since from_config, so loading one filled both
 
 

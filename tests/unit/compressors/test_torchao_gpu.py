@@ -22,7 +22,7 @@ CAUSAL = Context(model_task="causal-lm", hardware="cuda-sm90")
 HIDDEN, INTERMEDIATE, LAYERS = 128, 256, 2
 METHODS = ("torchao-int4-weight-only", "torchao-int8-weight-only", "torchao-int8-dynamic",
            "torchao-fp8-weight-only", "torchao-fp8-dynamic")
-GPU_KERNEL = {"torchao-int4-weight-only": "aten::_weight_int4pack_mm", "torchao-fp8-dynamic": "aten::_scaled_mm"}
+GPU_KERNEL = {"torchao-int4-weight-only": "compressgate::int4_linear", "torchao-fp8-dynamic": "aten::_scaled_mm"}
 NO_CUDA = bool(PRESETS.get("cuda").missing(detect_machine()))
 needs_cuda = pytest.mark.skipif(NO_CUDA, reason="needs a CUDA GPU: run this file on a GPU machine")
 HOPPER = Machine(arch="x86_64", cpu_flags=frozenset(), cuda_devices=("NVIDIA H200",), cuda_capabilities=((9, 0),))
@@ -62,6 +62,7 @@ def perplexity(path: Path, device: str = "cpu") -> float:
 @pytest.mark.parametrize(("step", "key"), [
     ({"method": "torchao-int4-weight-only", "group_size": 100}, "group_size"),
     ({"method": "torchao-int4-weight-only", "group_sise": 128}, "group_size"),
+    ({"method": "torchao-int4-weight-only", "kernel": "marlin"}, "kernel"),
     ({"method": "torchao-int8-dynamic", "exclude": [" "]}, "exclude"),
     ({"method": "torchao-fp8-dynamic", "granularity": "per-tensor"}, "granularity"),
 ])
@@ -73,7 +74,7 @@ def test_bad_params_raise_one_line_config_errors_naming_the_key(step: dict, key:
 
 def test_defaults_are_int4_group_128_and_nothing_excluded() -> None:
     _, config = parse_step({"method": "torchao-int4-weight-only"})
-    assert config.group_size == 128 and config.exclude == ()
+    assert config.group_size == 128 and config.exclude == () and config.kernel == "triton"
 
 
 def test_cuda_sm90_preset_needs_a_hopper_gpu() -> None:

@@ -1,0 +1,81 @@
+"""The INT4 kernels one by one, on a 7B Llama's weight shapes: ``int4_triton``'s Triton kernels beside
+tinygemm (``aten._weight_int4pack_mm``) and a bf16 product (cuBLAS), each on the same random weight,
+timed by ``triton.testing.do_bench`` (median, L2 flushed between calls) in one run.
+
+For each shape and row count: microseconds, the bytes each must read (weights and scales) over that
+time, and the ratio to bf16. At one row a product only reads its weight, so GB/s against the copy
+bandwidth measured here says how close a kernel is to the memory's limit.
+
+    python benchmarks/int4_kernels.py [--rows 1,16,512] [--group 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SHAPES = {"q/k/v/o 4096x4096": (4096, 4096), "gate/up 11008x4096": (11008, 4096),
+          "down 4096x11008": (4096, 11008), "head 32000x4096": (32000, 4096)}
+
+
+def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> list[str]:
+    import torch
+    import triton.testing
+
+    from compressors.methods.int4_triton import int4_matmul, triton_kernels
+    from compressors.methods.torchao_gpu_tensors import int4_components, int4_weight
+
+    weight = torch.randn(n, k, device="cuda").to(torch.bfloat16)
+    parts = int4_components(weight, group)
+    packed = int4_weight(parts, (n, k), group)
+    q, s, z = parts["qdata"], parts["scale"], parts["zero_point"]
+    int4_bytes = sum(t.numel() * t.element_size() for t in parts.values())
+    lines = []
+    for rows in rows_list:
+        x = torch.randn(rows, k, device="cuda").to(torch.bfloat16)
+        reference = x.float() @ weight.float().T
+        error = float((int4_matmul(x, q, s, z, group).float() - reference).norm() / reference.norm())
+        times = [triton.testing.do_bench(fn, return_mode="median") * 1e-3 for fn in (
+            lambda x=x: x @ weight.T, lambda x=x: int4_matmul(x, q, s, z, group),
+            lambda x=x: torch.nn.functional.linear(x, packed))]
+        bf16, ours, tiny = times
+        kernel = triton_kernels()["gemv" if rows == 1 else "gemm"]
+        config = getattr(kernel, "best_config", None) if rows <= 16 else "dequantize + aten::mm"
+        lines.append(f"{label:<20}{rows:>5}{bf16 * 1e6:>9.1f}{weight.numel() * 2 / bf16 / 1e9:>7.0f}"
+                     f"{ours * 1e6:>10.1f}{int4_bytes / ours / 1e9:>7.0f}{bf16 / ours:>7.2f}"
+                     f"{tiny * 1e6:>12.1f}{int4_bytes / tiny / 1e9:>7.0f}{bf16 / tiny:>7.2f}  {config} "
+                     f"(error vs float32 {error:.4f})")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="1,2,16,512")
+    parser.add_argument("--group", type=int, default=128)
+    args = parser.parse_args()
+
+    import torch
+    import triton
+
+    from torchao_gpu import copy_bandwidth
+
+    if not torch.cuda.is_available():
+        print("needs a CUDA GPU")
+        return 2
+    bandwidth = copy_bandwidth("cuda")
+    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, triton {triton.__version__}; "
+          f"copy bandwidth {bandwidth / 1e12:.2f} TB/s; group {args.group}")
+    print(f"{'shape':<20}{'rows':>5}{'bf16 us':>9}{'GB/s':>7}{'triton us':>10}{'GB/s':>7}{'x bf16':>7}"
+          f"{'tinygemm us':>12}{'GB/s':>7}{'x bf16':>7}  triton config")
+    for label, (n, k) in SHAPES.items():
+        for line in time_shape(label, n, k, [int(r) for r in args.rows.split(",")], args.group):
+            print(line, flush=True)
+        torch.cuda.empty_cache()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,6 +1,6 @@
-"""Decoding and prefill timers for benchmarks/torchao_gpu.py: greedy decoding into a static KV cache, one
-captured CUDA graph per token (the decoding step compiled by torch.compile first, where asked), and a
-prefill forward captured the same way.
+"""Prefill timers and helpers for benchmarks/torchao_gpu.py; the decoder itself (greedy decoding into a static
+KV cache, one captured CUDA graph per token, the step compiled by torch.compile first where asked) is the
+gate's own, ``pytest_compressgate.decoding``, and is re-exported here under the names the script imports.
 
 ``GateDecode`` wraps decoders so that the gate's own ``performance.measure_timings`` times them: each call
 it makes decodes ``new_tokens`` tokens at the batch of the input it passes, so its batch-1 latency is the
@@ -13,183 +13,18 @@ import statistics
 import time
 from typing import Any
 
-PROMPT, CHECK_STEPS = 128, 8
+from pytest_compressgate.decoding import (
+    PROMPT,
+    Decoder,
+    GateDecode,
+    capture,
+    configure_compile,
+    reason,
+    synchronize,
+    synchronizes_not,
+)
 
-
-def configure_compile() -> None:
-    """Inductor settings of torchao's and gpt-fast's decoding benchmarks, and room for one compiled entry
-    per model and batch (every model shares the forward's code object)."""
-    import torch
-
-    torch._inductor.config.coordinate_descent_tuning = True  # one-row matmuls become tuned reductions
-    torch._inductor.config.triton.unique_kernel_names = True  # kernel names in profiles say what they fuse
-    torch._inductor.config.fx_graph_cache = True
-    for name in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit",
-                 "accumulated_recompile_limit"):
-        if hasattr(torch._dynamo.config, name):
-            setattr(torch._dynamo.config, name, 1024)
-
-
-def synchronize(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def static_cache(config, batch: int, length: int, device: str):
-    import torch
-    from transformers import StaticCache
-
-    try:  # transformers 5: batch size, device and dtype are taken from the first update
-        return StaticCache(config=config, max_cache_len=length)
-    except TypeError:  # transformers 4.57
-        return StaticCache(config=config, max_batch_size=batch, max_cache_len=length, device=device,
-                           dtype=torch.bfloat16)
-
-
-def capture(step, device: str):
-    """``step`` (no arguments) as a replayable CUDA graph after two warm-up calls, or None on a CPU."""
-    import torch
-
-    if not device.startswith("cuda"):
-        return None
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # warm-up off the default stream, as capture wants
-        for _ in range(2):
-            step()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.inference_mode(), torch.cuda.graph(graph):
-        step()
-    return graph
-
-
-def synchronizes_not(step, device: str) -> None:
-    """Raise if ``step`` waits for the GPU (``.item()``, a copy to the host): no graph can be captured then,
-    and a failed capture can leave the stream unusable for the models after it."""
-    import torch
-
-    if not device.startswith("cuda"):
-        return
-    torch.cuda.set_sync_debug_mode("error")
-    try:
-        step()
-    finally:
-        torch.cuda.set_sync_debug_mode(0)
-
-
-def rewind(cache, length: int) -> None:
-    """Set a static cache's own count of cached tokens (newer transformers keep one per layer, as a tensor
-    a captured graph reads) back to ``length``, so decoding resumes there without a new prefill."""
-    import torch
-
-    for layer in getattr(cache, "layers", []):
-        count = getattr(layer, "cumulative_length", None)
-        if isinstance(count, torch.Tensor):
-            count.fill_(length)
-        elif isinstance(count, int):
-            layer.cumulative_length = length
-
-
-def reason(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}"
-
-
-class Decoder:
-    """Greedy decoding of ``new_tokens`` after a prompt, one token per step into a static cache, as a replayed
-    CUDA graph where capture works, else step by step (``path`` says which, and why). ``compile_mode``
-    other than "none" compiles the step's forward first; the prompt always runs eagerly."""
-
-    def __init__(self, model, batch: int, new_tokens: int, compile_mode: str = "none") -> None:
-        import torch
-
-        self.model, self.batch, self.new = model, batch, new_tokens
-        self.device = str(model.device)
-        self.forward = model if compile_mode == "none" else torch.compile(model, mode=compile_mode, dynamic=False)
-        self.prompt = torch.randint(0, model.config.vocab_size, (batch, PROMPT), device=self.device,
-                                    generator=torch.Generator(device=self.device).manual_seed(batch))
-        self.cache = static_cache(model.config, batch, PROMPT + new_tokens + CHECK_STEPS, self.device)
-        self.token = torch.zeros(batch, 1, dtype=torch.long, device=self.device)
-        self.position = torch.zeros(1, dtype=torch.long, device=self.device)
-        self.graph, self.path, self.compile_s = None, "eager", 0.0
-        self.prefill()
-        started = time.perf_counter()
-        self.step()  # compiles (and tunes) outside the sync check and the capture
-        synchronize(self.device)
-        self.compile_s = time.perf_counter() - started
-        step_name = "compiled step" if compile_mode != "none" else "step"
-        try:
-            synchronizes_not(self.step, self.device)
-            self.graph = capture(self.step, self.device)
-            self.path = f"cuda-graph of the {step_name}" if self.graph is not None else step_name
-        except Exception as exc:  # noqa: BLE001 - the reason is printed and the step-by-step path timed instead
-            self.path = f"{step_name}, no graph ({reason(exc)})"
-            synchronize(self.device)
-
-    def prefill(self) -> None:
-        import torch
-
-        with torch.inference_mode():
-            self.cache.reset()  # in place: transformers 5 counts the cached length inside the cache itself
-            logits = self.model(input_ids=self.prompt, past_key_values=self.cache, use_cache=True,
-                                cache_position=torch.arange(PROMPT, device=self.device)).logits
-            self.token.copy_(logits[:, -1:].argmax(-1))
-            self.position.fill_(PROMPT)
-
-    def step(self, eager: bool = False) -> None:
-        import torch
-
-        with torch.inference_mode():
-            logits = (self.model if eager else self.forward)(input_ids=self.token, past_key_values=self.cache,
-                                                             use_cache=True, cache_position=self.position).logits
-            self.token.copy_(logits[:, -1:].argmax(-1))
-            self.position.add_(1)
-
-    def tokens(self, eager: bool) -> list[list[int]]:
-        self.prefill()
-        out = []
-        for _ in range(CHECK_STEPS):
-            if eager:
-                self.step(eager=True)
-            else:
-                self.graph.replay() if self.graph is not None else self.step()
-            out.append(self.token.flatten().tolist())
-        return out
-
-    def agreement(self) -> str:
-        """Steps at which the timed path (graph, compiled) picks the tokens of the plain eager model, from the
-        same prompt."""
-        same = sum(a == b for a, b in zip(self.tokens(eager=False), self.tokens(eager=True)))
-        return f"{same}/{CHECK_STEPS}"
-
-    def run(self) -> None:
-        """``new`` decoding steps from the prompt's end (the cache past it is overwritten as they go)."""
-        import torch
-
-        with torch.inference_mode():  # the cache's tensors were made in inference mode
-            self.position.fill_(PROMPT)
-            rewind(self.cache, PROMPT)
-        for _ in range(self.new):
-            self.graph.replay() if self.graph is not None else self.step()
-        synchronize(self.device)
-
-    def seconds(self) -> float:
-        started = time.perf_counter()
-        self.run()
-        return time.perf_counter() - started
-
-
-class GateDecode:
-    """Decoders called the way the gate's ``measure_timings`` calls a model: ``model(**tokenized)``, on the
-    host; each call decodes ``new`` tokens with the decoder of the input's batch size."""
-
-    def __init__(self, decoders: dict[int, Decoder], tokenizer: Any) -> None:
-        self.decoders, self.tokenizer = decoders, tokenizer
-
-    def __call__(self, **inputs: Any) -> None:
-        self.decoders[int(inputs["input_ids"].shape[0])].run()
+__all__ = ["PROMPT", "Decoder", "GateDecode", "Prefill", "configure_compile", "step_kernels", "turns"]
 
 
 class Prefill:

@@ -14,7 +14,8 @@ cached result depends on it. A field added to the config without either fails th
   computes activation scales per batch), the task type's version, the model task and trust_remote_code
   (which decide the class and the code that loads the model), the seed, the device and, for early
   stopping, the examples' indices;
-- timings: the artifact, the source, the measuring method, the texts timed and the machine.
+- timings: the artifact, the source, the measuring method, the texts timed and the machine, and for
+  decoding (causal LMs on CUDA) its parameters.
 """
 
 from __future__ import annotations
@@ -134,9 +135,12 @@ class GateKeys:
     # -- timings -----------------------------------------------------------------------------
 
     @staticmethod
-    def speed(*, artifact_key: str, source_key: str, method: int, machine: Any, texts: Sequence[str]) -> str:
+    def speed(*, artifact_key: str, source_key: str, method: int, machine: Any, texts: Sequence[str],
+              decode: Mapping[str, Any] | None = None) -> str:
+        """``decode``: decoding was timed, with these parameters (prompt, new tokens, batch sizes, compile
+        mode), not a forward of the texts; prefill timings keep the key they had before decoding existed."""
         return make_key(kind="speed", artifact=artifact_key, source=source_key, method=method, machine=machine,
-                        texts=make_key(texts=list(texts)))
+                        texts=make_key(texts=list(texts)), **({"decode": dict(decode)} if decode else {}))
 
 
 def every_key(session: Any) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """Size and speed of each target's final artifact beside the source: sizes always, speed on the texts of
-the first task that has them, cached per artifact and per machine (timings are local facts)."""
+the first task that has them, cached per artifact and per machine (timings are local facts). A causal LM
+timed on a CUDA GPU is timed decoding (``decoding.measure_decode_timings``), anything else by a forward."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from ..cache import CacheStore
 from ..cache.documents import timings_problem
 from ..cache.gate_keys import GateKeys
+from ..decoding import decode_parameters, measure_decode_timings, not_decodable
 from ..gpus import physical_device
 from ..performance import SPEED_METHOD, Performance, UnreliableTiming, measure_sizes, measure_timings
 from ..tasks import TASK_TYPES
@@ -37,15 +39,25 @@ class Timer:
         perf = measure_sizes(builder.source_dir, final.artifact.path, final.artifact.stats)
         texts = self._timing_texts()
         if texts:
+            device = self.scorer.device(target_name)  # the source is timed on the target's device too
+            decode = self.decode_parameters(device)
             key = self.keys.speed(artifact_key=final.key, source_key=builder.source_key, method=SPEED_METHOD,
-                                  machine=dataclasses.asdict(detect_machine()), texts=texts)
+                                  machine=dataclasses.asdict(detect_machine()), texts=texts, decode=decode)
 
             def run() -> dict[str, Any]:
-                self.say(f"compressgate: timing {target_name} beside the source")
-                device = self.scorer.device(target_name)  # the source is timed on the target's device too
+                self.say(f"compressgate: timing {'decoding of ' if decode else ''}{target_name} beside the source")
                 source = self.scorer.load(builder.source_dir, "source", device)
                 compressed = self.scorer.load(final.artifact.path, target_name, device)
-                timings = measure_timings(source, compressed, texts)
+                why_not = (not_decodable(source) or not_decodable(compressed)) if decode else None
+                if decode and not why_not:
+                    timings = measure_decode_timings(source, compressed, texts, new_tokens=decode["new_tokens"],
+                                                     batch_size=decode["batch_sizes"][1],
+                                                     compile_mode=decode["compile_mode"])
+                else:
+                    timings = measure_timings(source, compressed, texts)
+                if why_not:  # the same artifact under the same key falls back the same way
+                    self.say(f"compressgate: {target_name}: a forward timed, not decoding: {why_not}")
+                    timings["not_decoded"] = why_not
                 timings["devices"] = {"source": physical_device(source.device),
                                       "compressed": physical_device(compressed.device)}
                 if timings["unreliable"]:
@@ -60,6 +72,13 @@ class Timer:
             perf.set_timings(timings)
         self._performance[target_name] = perf
         return perf
+
+    def decode_parameters(self, device: str) -> dict[str, Any] | None:
+        """What decoding is timed with, for a causal LM on a CUDA GPU (where decoding decides serving cost),
+        else None: a forward of the texts is timed (on a CPU, compiling each step would only slow CI)."""
+        if self.scorer.config.source.task != "causal-lm" or not device.startswith("cuda"):
+            return None
+        return decode_parameters()
 
     def _timing_texts(self) -> list[str]:
         """The first task's texts that the models can be timed on; otherwise why speed is not measured."""

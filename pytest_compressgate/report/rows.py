@@ -58,18 +58,47 @@ def row(r: GateResult) -> dict[str, str]:
         "n": examples(r.n, r.examples_used),
         "size": f"{perf['size_ratio']:.2f}x" if perf.get("size_ratio") else MISSING,
         "speedup": _speedup(perf),
-        "latency": f"{perf['compressed']['latency_ms_median']:.1f}ms" if perf.get("compressed") else MISSING,
+        "latency": _latency(perf),
         "verdict": verdict(r),
         "vs baseline": cell(r),
     }
 
 
 def _speedup(perf: dict[str, Any]) -> str:
-    """The speedup with what a reader must know: unreliable timings, or other hardware than the target's."""
+    """The speedup with what a reader must know: a decoding speedup, unreliable timings, or other hardware
+    than the target's."""
     if not perf.get("speedup"):
         return MISSING
-    labels = [word for word, key in (("unreliable", "unreliable"), ("off-target", "off_target")) if perf.get(key)]
+    labels = [word for word, key in (("decode", "decode"), ("unreliable", "unreliable"), ("off-target", "off_target"))
+              if perf.get(key)]
     return f"{perf['speedup']:.2f}x" + (f" ({', '.join(labels)})" if labels else "")
+
+
+def _latency(perf: dict[str, Any]) -> str:
+    """The compressed model's median batch-1 latency: of one forward, or of all the decoding steps timed."""
+    if not perf.get("compressed"):
+        return MISSING
+    decode = perf.get("decode")
+    return f"{perf['compressed']['latency_ms_median']:.1f}ms" + (f"/{decode['new_tokens']}tok" if decode else "")
+
+
+def decode_note(perf: dict[str, Any]) -> str | None:
+    """Decoding speed in tokens per second at each batch timed, source -> compressed, where decoding was timed."""
+    decode = perf.get("decode")
+    if not decode:
+        return None
+    rates = decode["tokens_per_s"]
+    at = ", ".join(f"{_rate(rates['source'][str(b)])} -> {_rate(rates['compressed'][str(b)])} tokens/s at batch {b}"
+                   for b in decode["batch_sizes"])
+    paths = decode["paths"]
+    how = paths["source"] if paths["source"] == paths["compressed"] else \
+        f"source {paths['source']}, compressed {paths['compressed']}"
+    return (f"decoding speedup: {decode['new_tokens']} greedy tokens after a {decode['prompt_tokens']}-token prompt, "
+            f"{at} ({how})")
+
+
+def _rate(tokens_per_s: float) -> str:
+    return f"{tokens_per_s:.0f}" if tokens_per_s >= 100 else f"{tokens_per_s:.1f}"
 
 
 def adjust_holm(results: Sequence[GateResult]) -> None:
@@ -86,11 +115,15 @@ def adjust_holm(results: Sequence[GateResult]) -> None:
 
 
 def notes(results: Sequence[GateResult]) -> list[str]:
-    """Every row's warnings (small n, speed gates not checked off-target, ...), once each, named by row."""
+    """Every row's warnings (small n, speed gates not checked off-target, ...), once each, named by row, and
+    each target's decoding speed where decoding was timed."""
     seen: dict[str, None] = {}
     for r in results:
         for warning in r.warnings:
             seen.setdefault(f"{r.item_id}: {warning}", None)
+        decoding = decode_note(r.performance or {})
+        if decoding:  # one target's timings, whatever the task
+            seen.setdefault(f"{r.target}: {decoding}", None)
     return list(seen)
 
 

@@ -94,3 +94,38 @@ def test_report_labels_unreliable_and_off_target_speedups() -> None:
     assert _speedup({"speedup": 3.2}) == "3.20x"
     labelled = _speedup({"speedup": 11.78, "unreliable": "load", "off_target": "avx512"})
     assert labelled == "11.78x (unreliable, off-target)"
+
+
+DECODE = {"prompt_tokens": 128, "new_tokens": 32, "batch_sizes": [1, 16], "compile_mode": "default",
+          "paths": {"source": "cuda-graph of the compiled step", "compressed": "cuda-graph of the compiled step"},
+          "tokens_per_s": {"source": {"1": 52.4, "16": 790.0}, "compressed": {"1": 131.0, "16": 1710.2}},
+          "compile_s": {"source": 41.0, "compressed": 38.5}}
+
+
+def test_report_says_a_decoding_speedup_and_shows_tokens_per_second() -> None:
+    from pytest_compressgate.report.markdown import render_markdown
+    from pytest_compressgate.report.rows import notes, row
+    from pytest_compressgate.result import GateResult
+
+    def result(task: str, performance: dict) -> GateResult:
+        return GateResult(task=task, target="gpu", metric="perplexity", higher_is_better=False, n=10,
+                          source_score=10.0, compressed_score=10.2, drop=0.2, allowed_drop=1.0, min_score=None,
+                          decision="estimate", performance=performance)
+
+    timed = {"speedup": 2.5, "compressed": {"latency_ms_median": 244.3}}
+    decoded = [result("ppl", {**timed, "decode": DECODE}), result("gen", {**timed, "decode": DECODE})]
+    assert row(decoded[0])["speedup"] == "2.50x (decode)"
+    assert row(decoded[0])["latency"] == "244.3ms/32tok"
+    assert notes(decoded) == ["gpu: decoding speedup: 32 greedy tokens after a 128-token prompt, 52.4 -> 131 tokens/s "
+                              "at batch 1, 790 -> 1710 tokens/s at batch 16 (cuda-graph of the compiled step)"]
+    assert "52.4 -> 131 tokens/s at batch 1" in render_markdown(decoded)
+    older = result("ppl", timed)  # a cached or baseline document from before decoding was timed
+    assert (row(older)["speedup"], row(older)["latency"], notes([older])) == ("2.50x", "244.3ms", [])
+
+
+def test_gate_messages_say_decoding_was_timed() -> None:
+    decoded = perf(speedup=1.2, decode=DECODE)
+    failures, _ = check_gates(decoded, min_size_ratio=None, min_speedup=1.5, max_latency_ms=4,
+                              speed_representative=None)
+    assert failures == [("speed", "speedup 1.20x (decoding at batch 1, 5 rounds) is below min_speedup = 1.5"),
+                        ("latency", "median latency 5.00 ms (32 decoding steps) is above max_latency_ms = 4")]

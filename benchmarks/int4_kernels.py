@@ -1,6 +1,7 @@
 """The INT4 kernels one by one, on a 7B Llama's weight shapes: ``int4_triton``'s Triton kernels beside
 tinygemm (``aten._weight_int4pack_mm``) and a bf16 product (cuBLAS), each on the same random weight,
-timed by ``triton.testing.do_bench`` (median, L2 flushed between calls) in one run.
+timed by ``triton.testing.do_bench_cudagraph`` (replays of a captured graph, so the host's launch cost,
+which a decoding step replayed as a graph never pays, stays out; median) in one run.
 
 For each shape and row count: microseconds, the bytes each must read (weights and scales) over that
 time, and the ratio to bf16. At one row a product only reads its weight, so GB/s against the copy
@@ -22,29 +23,35 @@ SHAPES = {"q/k/v/o 4096x4096": (4096, 4096), "gate/up 11008x4096": (11008, 4096)
 
 
 def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> list[str]:
+    """One weight shape at each row count; every timed call runs over ``copies`` different weights (together
+    over 256 MB, five times the H200's L2), so the bytes come from memory, as a model's do."""
+    import math
+
     import torch
     import triton.testing
 
     from compressors.methods.int4_triton import int4_matmul, triton_kernels
     from compressors.methods.torchao_gpu_tensors import int4_components, int4_weight
 
-    weight = torch.randn(n, k, device="cuda").to(torch.bfloat16)
-    parts = int4_components(weight, group)
-    packed = int4_weight(parts, (n, k), group)
-    q, s, z = parts["qdata"], parts["scale"], parts["zero_point"]
-    int4_bytes = sum(t.numel() * t.element_size() for t in parts.values())
+    copies = max(2, math.ceil(2**28 / (n * k // 2)))
+    weights = [torch.randn(n, k, device="cuda").to(torch.bfloat16) for _ in range(copies)]
+    parts = [int4_components(w, group) for w in weights]
+    packed = [int4_weight(p, (n, k), group) for p in parts]
+    int4_bytes = sum(t.numel() * t.element_size() for t in parts[0].values())
     lines = []
     for rows in rows_list:
         x = torch.randn(rows, k, device="cuda").to(torch.bfloat16)
-        reference = x.float() @ weight.float().T
+        reference = x.float() @ weights[0].float().T
+        q, s, z = parts[0]["qdata"], parts[0]["scale"], parts[0]["zero_point"]
         error = float((int4_matmul(x, q, s, z, group).float() - reference).norm() / reference.norm())
-        times = [triton.testing.do_bench(fn, return_mode="median") * 1e-3 for fn in (
-            lambda x=x: x @ weight.T, lambda x=x: int4_matmul(x, q, s, z, group),
-            lambda x=x: torch.nn.functional.linear(x, packed))]
-        bf16, ours, tiny = times
+        runs = (lambda x=x: [x @ w.T for w in weights],
+                lambda x=x: [int4_matmul(x, p["qdata"], p["scale"], p["zero_point"], group) for p in parts],
+                lambda x=x: [torch.nn.functional.linear(x, w) for w in packed])
+        bf16, ours, tiny = (triton.testing.do_bench_cudagraph(fn, return_mode="median") * 1e-3 / copies
+                            for fn in runs)
         kernel = triton_kernels()["gemv" if rows == 1 else "gemm"]
         config = getattr(kernel, "best_config", None) if rows <= 16 else "dequantize + aten::mm"
-        lines.append(f"{label:<20}{rows:>5}{bf16 * 1e6:>9.1f}{weight.numel() * 2 / bf16 / 1e9:>7.0f}"
+        lines.append(f"{label:<20}{rows:>5}{bf16 * 1e6:>9.1f}{n * k * 2 / bf16 / 1e9:>7.0f}"
                      f"{ours * 1e6:>10.1f}{int4_bytes / ours / 1e9:>7.0f}{bf16 / ours:>7.2f}"
                      f"{tiny * 1e6:>12.1f}{int4_bytes / tiny / 1e9:>7.0f}{bf16 / tiny:>7.2f}  {config} "
                      f"(error vs float32 {error:.4f})")

@@ -64,13 +64,16 @@ def forward_bytes(model, rows: int = 1) -> int:
     total, seen = 0, set()
     head = model.get_output_embeddings()
     for module_name, module in model.named_modules():
-        for p in module.parameters(recurse=False):
+        # an Int4Linear (int4_triton) keeps its INT4 values and scales as buffers
+        tensors = [*module.parameters(recurse=False), *(b for n, b in module.named_buffers(recurse=False)
+                                                         if n in ("qdata", "scale", "zero_point"))]
+        for p in tensors:
             if id(p) in seen:
                 continue
             seen.add(id(p))
             names = list(getattr(p, "tensor_data_names", [])) + list(getattr(p, "optional_tensor_data_names", []))
             parts = [getattr(p, n) for n in names if getattr(p, n, None) is not None] or [p]
-            tied = head is not None and head.weight is p
+            tied = head is not None and getattr(head, "weight", None) is p
             if "embed_tokens" not in module_name or tied:
                 total += sum(t.numel() * t.element_size() for t in parts)
     return total
@@ -81,7 +84,7 @@ def matmul_flops(model, tokens: int) -> float:
     import torch
 
     return 2.0 * tokens * sum(m.in_features * m.out_features for m in model.modules()
-                              if isinstance(m, torch.nn.Linear))
+                              if isinstance(m, torch.nn.Linear) or type(m).__name__ == "Int4Linear")
 
 
 def build_source(work: Path, args) -> Path:

@@ -5,9 +5,10 @@ The layout (``torchao_gpu_tensors.int4_components``): a ``[out, in]`` weight as 
 ``group_size`` inputs, so that ``w = (q - 8) * scale + zero`` (tinygemm's arithmetic). One ``Int4Linear``
 replaces an ``nn.Linear`` and picks a kernel by the number of token rows ``M`` of its input:
 
-* ``M == 1`` (decoding one sequence): ``_gemv``, a reduction that reads each packed byte once, with the
-  scale and zero applied per group to the group's partial sums (``sum x (q - 8) * s + z * sum x``); at
-  batch 1 a decoding step only reads weights, so this is the kernel that decides decoding speed;
+* ``M == 1`` (decoding one sequence): ``_gemv``, a reduction that reads each packed byte once, a few
+  rows per program and several groups per step (wide loads, many programs in flight), with the scale
+  and zero applied per group to the group's partial sums (``s * sum x (q - 8) + z * sum x``); at batch 1
+  a decoding step only reads weights, so this is the kernel that decides decoding speed;
 * ``2 <= M <= 16`` (a batch of sequences decoding): ``_gemm``, one group at a time dequantized to bf16
   in registers and multiplied on the tensor cores (``tl.dot``), rows padded to 16;
 * more rows (a prompt): the weight is dequantized to bf16 by ``_dequantize`` and multiplied by cuBLAS,
@@ -47,60 +48,69 @@ def triton_kernels() -> dict[str, Any] | None:
     except ImportError:
         return None
 
-    gemv_configs = [triton.Config({"BLOCK_N": n, "GROUPS_PER_STEP": g}, num_warps=w)
-                    for n, g, w in ((16, 2, 4), (32, 2, 4), (32, 4, 4), (64, 2, 4), (64, 4, 8), (128, 2, 8),
-                                    (16, 4, 2), (32, 1, 2))]
+    gemv_configs = [triton.Config({"BLOCK_N": n, "GROUPS_PER_STEP": g}, num_warps=w, num_stages=st)
+                    for n, g, w, st in ((4, 8, 4, 1), (4, 8, 4, 2), (8, 8, 4, 1), (2, 8, 2, 1), (4, 4, 2, 1),
+                                        (8, 4, 4, 2), (16, 4, 4, 1), (4, 16, 4, 1), (8, 8, 8, 2), (2, 16, 4, 1))]
 
     @triton.autotune(configs=gemv_configs, key=["N", "K"])
     @triton.jit
     def _gemv(x_ptr, q_ptr, s_ptr, z_ptr, y_ptr, N, K, G: tl.constexpr, BLOCK_N: tl.constexpr,
               GROUPS_PER_STEP: tl.constexpr):
+        # a [rows, groups, bytes of a group] block per step: each row's bytes for GROUPS_PER_STEP groups
+        # are contiguous, so the loads are wide; partial sums per group, then its scale and zero
         HALF: tl.constexpr = G // 2
         rn = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
         rows_ok = rn < N
+        rg = tl.arange(0, GROUPS_PER_STEP)
         rb = tl.arange(0, HALF)
         groups = K // G
-        q_rows = q_ptr + rn[:, None].to(tl.int64) * (K // 2) + rb[None, :]
-        sz_rows = rn.to(tl.int64) * groups
+        q_rows = q_ptr + rn[:, None, None].to(tl.int64) * (K // 2) + rg[None, :, None] * HALF + rb[None, None, :]
+        x_cols = x_ptr + rg[:, None] * G + 2 * rb[None, :]
+        sz_rows = rn[:, None].to(tl.int64) * groups + rg[None, :]
         acc = tl.zeros((BLOCK_N,), dtype=tl.float32)
         for g0 in range(0, groups, GROUPS_PER_STEP):
-            for j in tl.static_range(GROUPS_PER_STEP):
-                g = g0 + j
-                ok = g < groups
-                b = tl.load(q_rows + g * HALF, mask=rows_ok[:, None] & ok, other=0)
-                x_even = tl.load(x_ptr + g * G + 2 * rb, mask=ok, other=0.0).to(tl.float32)
-                x_odd = tl.load(x_ptr + g * G + 2 * rb + 1, mask=ok, other=0.0).to(tl.float32)
-                part = tl.sum(((b >> 4).to(tl.float32) - 8.0) * x_even[None, :]
-                              + ((b & 15).to(tl.float32) - 8.0) * x_odd[None, :], axis=1)
-                s = tl.load(s_ptr + sz_rows + g, mask=rows_ok & ok, other=0.0).to(tl.float32)
-                z = tl.load(z_ptr + sz_rows + g, mask=rows_ok & ok, other=0.0).to(tl.float32)
-                acc += s * part + z * tl.sum(x_even + x_odd, axis=0)
+            ok = (g0 + rg) < groups
+            b = tl.load(q_rows + g0 * HALF, mask=rows_ok[:, None, None] & ok[None, :, None], other=0)
+            x_even = tl.load(x_cols + g0 * G, mask=ok[:, None], other=0.0).to(tl.float32)
+            x_odd = tl.load(x_cols + g0 * G + 1, mask=ok[:, None], other=0.0).to(tl.float32)
+            part = tl.sum(((b >> 4).to(tl.float32) - 8.0) * x_even[None, :, :]
+                          + ((b & 15).to(tl.float32) - 8.0) * x_odd[None, :, :], axis=2)
+            sz_ok = rows_ok[:, None] & ok[None, :]
+            s = tl.load(s_ptr + sz_rows + g0, mask=sz_ok, other=0.0).to(tl.float32)
+            z = tl.load(z_ptr + sz_rows + g0, mask=sz_ok, other=0.0).to(tl.float32)
+            acc += tl.sum(s * part + z * tl.sum(x_even + x_odd, axis=1)[None, :], axis=1)
         tl.store(y_ptr + rn, acc.to(y_ptr.dtype.element_ty), mask=rows_ok)
 
-    gemm_configs = [triton.Config({"BLOCK_N": n}, num_warps=w, num_stages=s)
-                    for n, w, s in ((32, 4, 3), (64, 4, 3), (64, 4, 4), (128, 4, 3), (128, 8, 3))]
+    gemm_configs = [triton.Config({"BLOCK_N": n, "GROUPS_PER_STEP": g}, num_warps=w, num_stages=st)
+                    for n, g, w, st in ((16, 2, 4, 3), (16, 4, 4, 3), (32, 2, 4, 3), (32, 4, 4, 4), (64, 2, 4, 3),
+                                        (16, 8, 4, 2), (64, 4, 8, 3))]
 
     @triton.autotune(configs=gemm_configs, key=["N", "K"])
     @triton.jit
     def _gemm(x_ptr, q_ptr, s_ptr, z_ptr, y_ptr, M, N, K, G: tl.constexpr, BLOCK_M: tl.constexpr,
-              BLOCK_N: tl.constexpr):
+              BLOCK_N: tl.constexpr, GROUPS_PER_STEP: tl.constexpr):
         HALF: tl.constexpr = G // 2
+        STEP: tl.constexpr = GROUPS_PER_STEP * G
         rm = tl.arange(0, BLOCK_M)
         rn = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
         rows_ok = rn < N
+        rg = tl.arange(0, GROUPS_PER_STEP)
         rb = tl.arange(0, HALF)
-        rk = tl.arange(0, G)
+        rk = tl.arange(0, STEP)
         groups = K // G
-        q_rows = q_ptr + rn[:, None].to(tl.int64) * (K // 2) + rb[None, :]
-        sz_rows = rn.to(tl.int64) * groups
+        q_rows = q_ptr + rn[:, None, None].to(tl.int64) * (K // 2) + rg[None, :, None] * HALF + rb[None, None, :]
+        sz_rows = rn[:, None].to(tl.int64) * groups + rg[None, :]
         acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-        for g in range(0, groups):
-            b = tl.load(q_rows + g * HALF, mask=rows_ok[:, None], other=0)
-            q = tl.reshape(tl.join(b >> 4, b & 15), (BLOCK_N, G)).to(tl.float32) - 8.0
-            s = tl.load(s_ptr + sz_rows + g, mask=rows_ok, other=0.0).to(tl.float32)
-            z = tl.load(z_ptr + sz_rows + g, mask=rows_ok, other=0.0).to(tl.float32)
-            w = (q * s[:, None] + z[:, None]).to(x_ptr.dtype.element_ty)
-            x = tl.load(x_ptr + rm[:, None] * K + g * G + rk[None, :], mask=(rm < M)[:, None], other=0.0)
+        for g0 in range(0, groups, GROUPS_PER_STEP):
+            ok = (g0 + rg) < groups
+            b = tl.load(q_rows + g0 * HALF, mask=rows_ok[:, None, None] & ok[None, :, None], other=0)
+            q = tl.reshape(tl.join(b >> 4, b & 15), (BLOCK_N, GROUPS_PER_STEP, G)).to(tl.float32) - 8.0
+            sz_ok = rows_ok[:, None] & ok[None, :]
+            s = tl.load(s_ptr + sz_rows + g0, mask=sz_ok, other=0.0).to(tl.float32)
+            z = tl.load(z_ptr + sz_rows + g0, mask=sz_ok, other=0.0).to(tl.float32)
+            w = tl.reshape(q * s[:, :, None] + z[:, :, None], (BLOCK_N, STEP)).to(x_ptr.dtype.element_ty)
+            k = g0 * G + rk
+            x = tl.load(x_ptr + rm[:, None] * K + k[None, :], mask=(rm < M)[:, None] & (k < K)[None, :], other=0.0)
             acc += tl.dot(x, tl.trans(w))
         tl.store(y_ptr + rm[:, None] * N + rn[None, :], acc.to(y_ptr.dtype.element_ty),
                  mask=(rm < M)[:, None] & rows_ok[None, :])

@@ -30,7 +30,7 @@ def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> 
     import torch
     import triton.testing
 
-    from compressors.methods.int4_triton import int4_matmul, triton_kernels
+    from compressors.kernels.int4_triton import int4_matmul, triton_kernels
     from compressors.methods.torchao_gpu_tensors import int4_components, int4_weight
 
     copies = max(2, math.ceil(2**28 / (n * k // 2)))

@@ -284,7 +284,7 @@ def load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool,
         for name, (rows, cols) in layers.items():
             parts = {k: state.pop(f"{name}._weight_{k}") for k in ("qdata", "scale", "zero_point")}
             if triton:
-                from .int4_triton import Int4Linear
+                from ..kernels.int4_triton import Int4Linear
 
                 modules[name] = Int4Linear(parts, (rows, cols), layout["group_size"])
             else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from compressors.methods.int4_triton import GEMM_ROWS, Int4Linear, dequantize, int4_matmul
+from compressors.kernels.int4_triton import GEMM_ROWS, Int4Linear, dequantize, int4_matmul
 from pytest_compressgate.targets import PRESETS, detect_machine
 
 pytest.importorskip("torchao", reason="the INT4 parts are made by torchao (pip install 'pytest-compressgate[torchao]')")

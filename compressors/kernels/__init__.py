@@ -1,0 +1,1 @@
+"""GPU kernels the methods' artifacts run by (imported only when such an artifact is loaded on a GPU)."""

@@ -13,10 +13,10 @@ Saved without pickle, as ``model.torchao.safetensors`` plus ``compressgate-torch
   its JSON header, from which torchao rebuilds only classes on its allow-list.
 * INT4 is stored unpacked: tinygemm's tile-packed layout is made by a CUDA-only op and padded to the
   kernel's tiles, so the file holds the 4-bit values two to a byte with a bf16 scale and zero point per
-  group (4 + 32/group bits per weight). On a GPU the loader either keeps them so and runs them by the
-  Triton kernels of ``int4_triton`` (``kernel = "triton"``, the default: its one-row kernel reads the
-  bytes at close to the memory's speed, which decides decoding) or packs them for tinygemm. A CPU has
-  neither: there the loader dequantizes to bf16 (slow, same numbers), so CPU tests can still check quality.
+  group (4 + 32/group bits per weight). On a GPU the loader packs them for tinygemm (``kernel =
+  "tinygemm"``, the default) or repacks them for the Triton kernels of ``kernels.int4_triton``
+  (``kernel = "triton"``). A CPU has neither: there the loader dequantizes to bf16 (slow, same
+  numbers), so CPU tests can still check quality.
 
 All five quantize on CPU too, so a GPU target's artifact is built on a CPU machine and only its scoring
 is skipped there. The manifest names the matmul kernels a profiled probe forward of the reloaded
@@ -62,12 +62,13 @@ class TorchaoConfig(StepConfig):
 
 @dataclass(frozen=True)
 class TorchaoInt4Config(TorchaoConfig):
-    """INT4 weights, asymmetric per group of ``group_size`` inputs, run on a GPU by ``kernel``: "triton"
-    (``int4_triton``: a one-row reduction for decoding, a fused product up to 16 rows, dequantize + cuBLAS
-    beyond) or "tinygemm" (torch's ``_weight_int4pack_mm``). Both read the same stored file."""
+    """INT4 weights, asymmetric per group of ``group_size`` inputs, run on a GPU by ``kernel``: "tinygemm"
+    (torch's ``_weight_int4pack_mm``, the faster at one row: decoding) or "triton" (``kernels.int4_triton``:
+    about bf16's speed at one row, but a prompt runs at 0.7x bf16 where tinygemm's runs at 0.05x). Both
+    read the same stored file; benchmarks/results/torchao_gpu.txt has the figures."""
 
     group_size: int = 128  # 32, 64, 128 or 256 inputs share a bf16 scale and zero point
-    kernel: str = "triton"
+    kernel: str = "tinygemm"
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -22,7 +22,7 @@ CAUSAL = Context(model_task="causal-lm", hardware="cuda-sm90")
 HIDDEN, INTERMEDIATE, LAYERS = 128, 256, 2
 METHODS = ("torchao-int4-weight-only", "torchao-int8-weight-only", "torchao-int8-dynamic",
            "torchao-fp8-weight-only", "torchao-fp8-dynamic")
-GPU_KERNEL = {"torchao-int4-weight-only": "compressgate::int4_linear", "torchao-fp8-dynamic": "aten::_scaled_mm"}
+GPU_KERNEL = {"torchao-int4-weight-only": "aten::_weight_int4pack_mm", "torchao-fp8-dynamic": "aten::_scaled_mm"}
 NO_CUDA = bool(PRESETS.get("cuda").missing(detect_machine()))
 needs_cuda = pytest.mark.skipif(NO_CUDA, reason="needs a CUDA GPU: run this file on a GPU machine")
 HOPPER = Machine(arch="x86_64", cpu_flags=frozenset(), cuda_devices=("NVIDIA H200",), cuda_capabilities=((9, 0),))
@@ -74,7 +74,7 @@ def test_bad_params_raise_one_line_config_errors_naming_the_key(step: dict, key:
 
 def test_defaults_are_int4_group_128_and_nothing_excluded() -> None:
     _, config = parse_step({"method": "torchao-int4-weight-only"})
-    assert config.group_size == 128 and config.exclude == () and config.kernel == "triton"
+    assert config.group_size == 128 and config.exclude == () and config.kernel == "tinygemm"
 
 
 def test_cuda_sm90_preset_needs_a_hopper_gpu() -> None:
@@ -201,6 +201,30 @@ def test_gpu_artifact_runs_its_kernel_on_the_gpu_and_keeps_perplexity(method: st
             a = cpu(input_ids=ids).logits.float()
             b = model(input_ids=ids.cuda()).logits.float().cpu()
         assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.999
+
+
+def test_the_int4_kernel_is_recorded_and_the_triton_one_reloads_as_bf16_on_cpu(llama: Path, tmp_path: Path) -> None:
+    import torch
+
+    from compressors.loaders import load_model
+
+    artifact = compress(llama, {"method": "torchao-int4-weight-only", "kernel": "triton"}, tmp_path / "triton",
+                        context=CAUSAL)
+    assert json.loads((artifact.path / "compressgate-torch.json").read_text())["kernel"] == "triton"
+    down = load_model(artifact.path, task="causal-lm").get_submodule("model.layers.0.mlp.down_proj")
+    assert type(down) is torch.nn.Linear and down.weight.dtype == torch.bfloat16  # no Triton on a CPU
+
+
+@needs_cuda
+def test_the_triton_int4_kernel_runs_on_the_gpu_and_keeps_perplexity(llama: Path, tmp_path: Path) -> None:
+    from compressors.loaders import load_model
+
+    artifact = compress(llama, {"method": "torchao-int4-weight-only", "kernel": "triton"}, tmp_path / "triton",
+                        context=CAUSAL)
+    assert "compressgate::int4_linear" in artifact.stats["kernel"], artifact.stats["kernel"]
+    down = load_model(artifact.path, task="causal-lm", device="cuda").get_submodule("model.layers.0.mlp.down_proj")
+    assert type(down).__name__ == "Int4Linear" and down.words.is_cuda
+    assert perplexity(artifact.path, "cuda") <= 1.05 * perplexity(llama)
 
 
 # --- in the gate ----------------------------------------------------------------------------------------

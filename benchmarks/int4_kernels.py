@@ -30,23 +30,22 @@ def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> 
     import torch
     import triton.testing
 
-    from compressors.kernels.int4_triton import int4_matmul, pack_words, triton_kernels
+    from compressors.kernels.int4_triton import int4_matmul, triton_kernels
     from compressors.methods.torchao_gpu_tensors import int4_components, int4_weight
 
     copies = max(2, math.ceil(2**28 / (n * k // 2)))
     weights = [torch.randn(n, k, device="cuda").to(torch.bfloat16) for _ in range(copies)]
     parts = [int4_components(w, group) for w in weights]
     packed = [int4_weight(p, (n, k), group) for p in parts]
-    words = [pack_words(p["qdata"]) for p in parts]
     int4_bytes = sum(t.numel() * t.element_size() for t in parts[0].values())
     lines = []
     for rows in rows_list:
         x = torch.randn(rows, k, device="cuda").to(torch.bfloat16)
         reference = x.float() @ weights[0].float().T
-        s, z = parts[0]["scale"], parts[0]["zero_point"]
-        error = float((int4_matmul(x, words[0], s, z, k, group).float() - reference).norm() / reference.norm())
+        q, s, z = parts[0]["qdata"], parts[0]["scale"], parts[0]["zero_point"]
+        error = float((int4_matmul(x, q, s, z, group).float() - reference).norm() / reference.norm())
         runs = (lambda x=x: [x @ w.T for w in weights],
-                lambda x=x: [int4_matmul(x, q, p["scale"], p["zero_point"], k, group) for q, p in zip(words, parts)],
+                lambda x=x: [int4_matmul(x, p["qdata"], p["scale"], p["zero_point"], group) for p in parts],
                 lambda x=x: [torch.nn.functional.linear(x, w) for w in packed])
         bf16, ours, tiny = (triton.testing.do_bench_cudagraph(fn, return_mode="median") * 1e-3 / copies
                             for fn in runs)

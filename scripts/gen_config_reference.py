@@ -44,9 +44,10 @@ DESCRIPTIONS = {
     "TargetConfig.hardware": "a hardware preset (below): decides the default kernels and whether it is scored here",
     "TargetConfig.recipe": "compression steps applied in order, each `{ method = \"...\", ...keys }` (below)",
     "TargetConfig.min_size_ratio": "fail unless the source's weights are at least this many times larger",
-    "TargetConfig.min_speedup": ("fail unless batch-1 latency improves at least this much "
-                                 "(checked on matching hardware)"),
-    "TargetConfig.max_latency_ms": "fail when median batch-1 latency exceeds this (checked on matching hardware)",
+    "TargetConfig.min_speedup": ("fail unless batch-1 latency improves at least this much (checked on matching "
+                                 "hardware; a causal LM on a CUDA GPU is timed decoding, else a forward)"),
+    "TargetConfig.max_latency_ms": ("fail when median batch-1 latency exceeds this (checked on matching hardware; "
+                                    "for a causal LM on a CUDA GPU: the time of 32 decoding steps)"),
     "TargetConfig.stage_thresholds": "threshold keys per stage number, gating intermediate stages",
     "TaskConfig.type": "the task type (below), which adds its own keys",
     "TaskConfig.max_examples": "score only the first N examples",

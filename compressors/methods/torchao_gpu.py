@@ -64,11 +64,11 @@ class TorchaoConfig(StepConfig):
 class TorchaoInt4Config(TorchaoConfig):
     """INT4 weights, asymmetric per group of ``group_size`` inputs, run on a GPU by ``kernel``: "tinygemm"
     (torch's ``_weight_int4pack_mm``, the faster at one row: decoding) or "triton" (``kernels.int4_triton``:
-    about bf16's speed at one row, but a prompt runs at 0.7x bf16 where tinygemm's runs at 0.05x). Both
+    about bf16's speed at one row, but a prompt runs at 0.55-0.71x bf16 where tinygemm's runs at 0.05x). Both
     read the same stored file; benchmarks/results/torchao_gpu.txt has the figures."""
 
     group_size: int = 128  # 32, 64, 128 or 256 inputs share a bf16 scale and zero point
-    kernel: str = "tinygemm"
+    kernel: str = "tinygemm"  # "tinygemm" (faster decoding) or "triton" (faster prompts): GPU loading only
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -239,7 +239,7 @@ def _handler(kind: str, summary: str):
 
 
 for _kind, _config_cls, _summary in (
-    ("int4-weight-only", TorchaoInt4Config, "torchao INT4 weight-only per group, Triton or tinygemm kernels "
+    ("int4-weight-only", TorchaoInt4Config, "torchao INT4 weight-only per group, tinygemm or Triton kernels "
                                             "(GPU sm80+; safetensors)"),
     ("int8-weight-only", TorchaoInt8WeightOnlyConfig, "torchao INT8 weight-only per row (GPU or CPU; safetensors)"),
     ("int8-dynamic", TorchaoInt8DynamicConfig, "torchao INT8 weights and dynamic INT8 activations (GPU or CPU; "

@@ -78,16 +78,14 @@ def step_kernels(decoder: Decoder, top: int = 4) -> list[str]:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
+    from compressors.methods.torchao_gpu_tensors import gpu_kernels
+
     if not decoder.device.startswith("cuda"):
         return []
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         decoder.step()
         torch.cuda.synchronize()
 
-    def gpu_time(e) -> float:
-        return float(getattr(e, "self_device_time_total", 0) or getattr(e, "self_cuda_time_total", 0) or 0)
-
-    events = sorted((e for e in prof.key_averages() if gpu_time(e) > 0 and not e.key.startswith("aten::")),
-                    key=gpu_time, reverse=True)
-    total = sum(gpu_time(e) for e in events) or 1.0
-    return [f"{e.key[:90]} ({gpu_time(e) / total:.0%}, x{e.count})" for e in events[:top]]
+    kernels = gpu_kernels(prof.key_averages())
+    total = sum(t for _, t in kernels) or 1.0
+    return [f"{e.key[:90]} ({t / total:.0%}, x{e.count})" for e, t in kernels[:top]]

@@ -119,9 +119,15 @@ def kernels_used(model, inputs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"kernel": ", ".join(f"{op} x{n}" for op, n in sorted(ops.items(), key=lambda kv: -kv[1])),
                            "kernel_device": str(model.device)}
     if cuda:
-        def gpu_time(e) -> float:
-            return float(getattr(e, "self_device_time_total", 0) or getattr(e, "self_cuda_time_total", 0) or 0)
-
-        gpu = sorted((e for e in events if gpu_time(e) > 0 and not e.key.startswith("aten::")), key=gpu_time)
-        out["gpu_kernels"] = [e.key[:120] for e in reversed(gpu[-3:])]
+        out["gpu_kernels"] = [e.key[:120] for e, _ in gpu_kernels(events)[:3]]
     return out
+
+
+def gpu_kernels(events) -> list[tuple[Any, float]]:
+    """The GPU kernels among a profile's ``key_averages()``, costliest first, with their GPU time; an op's own
+    row (``aten::mm``, ``compressgate::int4_linear``) is left out, as it carries its kernels' time again."""
+    def gpu_time(e) -> float:
+        return float(getattr(e, "self_device_time_total", 0) or getattr(e, "self_cuda_time_total", 0) or 0)
+
+    timed = [(e, gpu_time(e)) for e in events if not e.key.startswith(("aten::", "compressgate::"))]
+    return sorted(((e, t) for e, t in timed if t > 0), key=lambda et: -et[1])

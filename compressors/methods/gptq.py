@@ -165,8 +165,19 @@ def gptq(model_dir: Path, config: GptqConfig, out_dir: Path, context: Context) -
     assert_pickle_free(out_dir)
     stats = weight_only_stats(out_dir, model_dir, bits=config.bits)
     stats.update(backend=backend.value, device=device, loader="gptqmodel", calibration_samples=len(rows),
-                 quantize_seconds=round(seconds, 2))
+                 quantize_seconds=round(seconds, 2), **kernels_loaded(out_dir, device, context.trust_remote_code))
     return Result(ModelFormat.GPTQ, stats)
+
+
+def kernels_loaded(path: Path, device: str, trust_remote_code: bool) -> dict[str, str]:
+    """Which of gptqmodel's kernels (its QuantLinear classes: Torch, Triton, Marlin, ...) the checkpoint
+    loads with on ``device``, counted, for the manifest and the report. gptqmodel picks per device and
+    per what it could build, so a scoring device may differ: this is the build device's answer."""
+    from collections import Counter
+
+    model = read_with_gptqmodel(path, trust_remote_code, device=device)
+    kinds = Counter(type(m).__name__ for m in model.modules() if hasattr(m, "qweight"))
+    return {"kernel": ", ".join(f"{kind} x{n}" for kind, n in kinds.most_common()), "kernel_device": device}
 
 
 # --- Reading GPTQ checkpoints back -------------------------------------------------------------------

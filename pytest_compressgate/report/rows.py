@@ -114,16 +114,26 @@ def adjust_holm(results: Sequence[GateResult]) -> None:
             r.p_value_holm = adjusted
 
 
+def kernel_note(perf: dict[str, Any]) -> str | None:
+    """The matrix kernels the artifact ran (or loaded with) at its build, and where, as its manifest names them."""
+    stats = perf.get("stats") or {}
+    if not stats.get("kernel"):
+        return None
+    where = f" on {stats['kernel_device']}" if stats.get("kernel_device") else ""
+    return f"kernels{where} (at build): {stats['kernel']}"
+
+
 def notes(results: Sequence[GateResult]) -> list[str]:
     """Every row's warnings (small n, speed gates not checked off-target, ...), once each, named by row, and
-    each target's decoding speed where decoding was timed."""
+    for each target (whatever the task) the kernels its artifact ran and its decoding speed where decoding
+    was timed."""
     seen: dict[str, None] = {}
     for r in results:
         for warning in r.warnings:
             seen.setdefault(f"{r.item_id}: {warning}", None)
-        decoding = decode_note(r.performance or {})
-        if decoding:  # one target's timings, whatever the task
-            seen.setdefault(f"{r.target}: {decoding}", None)
+        for note in (kernel_note(r.performance or {}) if not r.stage else None, decode_note(r.performance or {})):
+            if note:
+                seen.setdefault(f"{r.target}: {note}", None)
     return list(seen)
 
 

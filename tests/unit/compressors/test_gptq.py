@@ -83,6 +83,9 @@ def test_writes_a_pickle_free_gptq_checkpoint_with_packed_int4_layers(gptq_run) 
         assert not [k for k in names if k.endswith("_proj.weight")]  # no float copy left behind
     assert artifact.stats["quantized_layers"] == 7 * LAYERS
     assert artifact.stats["backend"] == "gptqmodel" and artifact.stats["device"] in ("cpu", "cuda")
+    kernel, count = artifact.stats["kernel"].rsplit(" x", 1)  # one QuantLinear kind for every layer, named
+    assert kernel.endswith("QuantLinear") and int(count) == 7 * LAYERS, artifact.stats["kernel"]
+    assert artifact.stats["kernel_device"] == artifact.stats["device"]
 
 
 @pytest.mark.slow

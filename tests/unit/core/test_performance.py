@@ -129,3 +129,16 @@ def test_gate_messages_say_decoding_was_timed() -> None:
                               speed_representative=None)
     assert failures == [("speed", "speedup 1.20x (decoding at batch 1, 5 rounds) is below min_speedup = 1.5"),
                         ("latency", "median latency 5.00 ms (32 decoding steps) is above max_latency_ms = 4")]
+
+
+def test_report_names_the_kernels_the_artifact_ran() -> None:
+    from pytest_compressgate.report.rows import notes
+    from pytest_compressgate.result import GateResult
+
+    stats = {"kernel": "aten::_weight_int4pack_mm x225, aten::bmm x1", "kernel_device": "cuda:0"}
+    results = [GateResult(task=task, target="gpu-int4", metric="perplexity", higher_is_better=False, n=10,
+                          source_score=10.0, compressed_score=10.2, drop=0.2, allowed_drop=1.0, min_score=None,
+                          decision="estimate", performance={"stats": stats}) for task in ("ppl", "gen")]
+    assert notes(results) == ["gpu-int4: kernels on cuda:0 (at build): aten::_weight_int4pack_mm x225, aten::bmm x1"]
+    stats.pop("kernel")
+    assert notes(results) == []  # methods that profile nothing say nothing

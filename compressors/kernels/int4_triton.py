@@ -31,6 +31,8 @@ from typing import Any
 
 import torch
 
+from ..methods.torchao_gpu_tensors import int4_values
+
 MID = 8  # the 4-bit values are unsigned; tinygemm's zero point sits at the middle of 0..15
 GEMM_ROWS = 16  # the most input rows the fused product takes; more are a prompt
 OP = "compressgate::int4_linear"
@@ -40,7 +42,7 @@ def dequantize(qdata: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, gro
                dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
     """The ``[out, in]`` weight the stored parts encode, in PyTorch (any device)."""
     rows = qdata.shape[0]
-    values = torch.stack((qdata >> 4, qdata & 15), dim=-1).reshape(rows, -1, group_size).to(torch.float32)
+    values = int4_values(qdata).reshape(rows, -1, group_size).to(torch.float32)
     weight = (values - MID) * scale.float()[..., None] + zero.float()[..., None]
     return weight.reshape(rows, -1).to(dtype)
 

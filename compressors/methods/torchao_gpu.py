@@ -282,11 +282,11 @@ def load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool,
     modules: dict[str, Any] = {}  # INT4 layers run by the Triton kernels replace their nn.Linear
     if layout["kind"] == "int4-weight-only":
         triton = device != "cpu" and layout.get("kernel", "tinygemm") == "triton"
+        if triton:
+            from ..kernels.int4_triton import Int4Linear
         for name, (rows, cols) in layers.items():
             parts = {k: state.pop(f"{name}._weight_{k}") for k in ("qdata", "scale", "zero_point")}
             if triton:
-                from ..kernels.int4_triton import Int4Linear
-
                 modules[name] = Int4Linear(parts, (rows, cols), layout["group_size"])
             else:
                 weights[name] = int4_weight(parts, (rows, cols), layout["group_size"])

@@ -65,6 +65,13 @@ def int4_components(weight, group_size: int) -> dict[str, Any]:
             "zero_point": zero.reshape(rows, -1).contiguous()}
 
 
+def int4_values(qdata):
+    """The inverse of ``int4_components``' packing: one 4-bit value (0..15) per input, ``[out, in]`` uint8."""
+    import torch
+
+    return torch.stack((qdata >> 4, qdata & 15), dim=-1).reshape(qdata.shape[0], -1)
+
+
 def int4_weight(parts: dict[str, Any], shape: tuple[int, int], group_size: int):
     """The stored INT4 parts as tinygemm's packed tensor on a GPU, or dequantized to bf16 on CPU."""
     import torch
@@ -73,7 +80,7 @@ def int4_weight(parts: dict[str, Any], shape: tuple[int, int], group_size: int):
     qdata, scale, zero = parts["qdata"], parts["scale"], parts["zero_point"]
     rows, cols = shape
     if qdata.device.type == "cpu":
-        values = torch.stack((qdata >> 4, qdata & 15), dim=-1).reshape(rows, cols).to(torch.int32)
+        values = int4_values(qdata).to(torch.int32)
         return _dequantize_affine_tinygemm(values, (1, group_size), scale, zero, torch.int32, 0, 15,
                                            output_dtype=torch.bfloat16)
     from torchao.quantization import Int4TilePackedTo4dTensor

@@ -8,6 +8,11 @@ time, and the ratio to bf16. At one row a product only reads its weight, so GB/s
 bandwidth measured here says how close a kernel is to the memory's limit.
 
     python benchmarks/int4_kernels.py [--rows 1,16,512] [--group 128]
+
+``--profile`` times nothing: it tunes the one-row kernel on each shape, then runs it once per shape inside
+an NVTX range named "profile", for Nsight Compute:
+
+    ncu --clock-control none --nvtx --nvtx-include "profile/" --set full python benchmarks/int4_kernels.py --profile
 """
 
 from __future__ import annotations
@@ -30,22 +35,23 @@ def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> 
     import torch
     import triton.testing
 
-    from compressors.kernels.int4_triton import int4_matmul, triton_kernels
+    from compressors.kernels.int4_triton import int4_matmul, pack, triton_kernels
     from compressors.methods.torchao_gpu_tensors import int4_components, int4_weight
 
     copies = max(2, math.ceil(2**28 / (n * k // 2)))
     weights = [torch.randn(n, k, device="cuda").to(torch.bfloat16) for _ in range(copies)]
-    parts = [int4_components(w, group) for w in weights]
-    packed = [int4_weight(p, (n, k), group) for p in parts]
+    stored = [int4_components(w, group) for w in weights]
+    parts = [pack(p) for p in stored]
+    packed = [int4_weight(p, (n, k), group) for p in stored]
     int4_bytes = sum(t.numel() * t.element_size() for t in parts[0].values())
     lines = []
     for rows in rows_list:
         x = torch.randn(rows, k, device="cuda").to(torch.bfloat16)
         reference = x.float() @ weights[0].float().T
-        q, s, z = parts[0]["qdata"], parts[0]["scale"], parts[0]["zero_point"]
+        q, s, z = parts[0]["words"], parts[0]["scale"], parts[0]["zero_point"]
         error = float((int4_matmul(x, q, s, z, group).float() - reference).norm() / reference.norm())
         runs = (lambda x=x: [x @ w.T for w in weights],
-                lambda x=x: [int4_matmul(x, p["qdata"], p["scale"], p["zero_point"], group) for p in parts],
+                lambda x=x: [int4_matmul(x, p["words"], p["scale"], p["zero_point"], group) for p in parts],
                 lambda x=x: [torch.nn.functional.linear(x, w) for w in packed])
         bf16, ours, tiny = (triton.testing.do_bench_cudagraph(fn, return_mode="median") * 1e-3 / copies
                             for fn in runs)
@@ -58,10 +64,35 @@ def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> 
     return lines
 
 
+def profile(group: int) -> int:
+    """The one-row kernel once per shape, tuned beforehand, inside the NVTX range "profile"."""
+    import torch
+
+    from compressors.kernels.int4_triton import int4_matmul, pack, triton_kernels
+    from compressors.methods.torchao_gpu_tensors import int4_components
+
+    calls = []
+    for n, k in SHAPES.values():
+        p = pack(int4_components(torch.randn(n, k, device="cuda").to(torch.bfloat16), group))
+        x = torch.randn(1, k, device="cuda").to(torch.bfloat16)
+        int4_matmul(x, p["words"], p["scale"], p["zero_point"], group)  # tunes
+        calls.append((x, p, triton_kernels()["gemv"].best_config))
+    torch.cuda.synchronize()
+    torch.cuda.nvtx.range_push("profile")
+    for x, p, _ in calls:
+        int4_matmul(x, p["words"], p["scale"], p["zero_point"], group)
+    torch.cuda.synchronize()
+    torch.cuda.nvtx.range_pop()
+    for (label, _), (_, _, config) in zip(SHAPES.items(), calls):
+        print(f"{label}: {config}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1,2,16,512")
     parser.add_argument("--group", type=int, default=128)
+    parser.add_argument("--profile", action="store_true", help="run the one-row kernel once per shape for ncu")
     args = parser.parse_args()
 
     import torch
@@ -72,6 +103,8 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("needs a CUDA GPU")
         return 2
+    if args.profile:
+        return profile(args.group)
     bandwidth = copy_bandwidth("cuda")
     print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, triton {triton.__version__}; "
           f"copy bandwidth {bandwidth / 1e12:.2f} TB/s; group {args.group}")

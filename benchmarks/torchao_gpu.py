@@ -66,7 +66,7 @@ def forward_bytes(model, rows: int = 1) -> int:
     for module_name, module in model.named_modules():
         # an Int4Linear (int4_triton) keeps its INT4 values and scales as buffers
         tensors = [*module.parameters(recurse=False), *(b for n, b in module.named_buffers(recurse=False)
-                                                         if n in ("qdata", "scale", "zero_point"))]
+                                                         if n in ("words", "scale", "zero_point"))]
         for p in tensors:
             if id(p) in seen:
                 continue

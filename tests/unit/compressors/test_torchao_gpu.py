@@ -223,7 +223,7 @@ def test_the_triton_int4_kernel_runs_on_the_gpu_and_keeps_perplexity(llama: Path
                         context=CAUSAL)
     assert "compressgate::int4_linear" in artifact.stats["kernel"], artifact.stats["kernel"]
     down = load_model(artifact.path, task="causal-lm", device="cuda").get_submodule("model.layers.0.mlp.down_proj")
-    assert type(down).__name__ == "Int4Linear" and down.qdata.is_cuda
+    assert type(down).__name__ == "Int4Linear" and down.words.is_cuda
     assert perplexity(artifact.path, "cuda") <= 1.05 * perplexity(llama)
 
 

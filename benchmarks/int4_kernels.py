@@ -1,5 +1,6 @@
 """The INT4 kernels one by one, on a 7B Llama's weight shapes: ``int4_triton``'s Triton kernels beside
-tinygemm (``aten._weight_int4pack_mm``) and a bf16 product (cuBLAS), each on the same random weight,
+tinygemm (``aten._weight_int4pack_mm``), Marlin (``int4_marlin``, on the symmetric quantization of the
+same weight, fp16 activations) and a bf16 product (cuBLAS), each on the same random weight,
 timed by ``triton.testing.do_bench_cudagraph`` (replays of a captured graph, so the host's launch cost,
 which a decoding step replayed as a graph never pays, stays out; median) in one run.
 
@@ -35,6 +36,7 @@ def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> 
     import torch
     import triton.testing
 
+    from compressors.kernels.int4_marlin import MarlinLinear, marlin_matmul
     from compressors.kernels.int4_triton import int4_matmul, pack, triton_kernels
     from compressors.methods.torchao_gpu_tensors import int4_components, int4_weight
 
@@ -43,6 +45,8 @@ def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> 
     stored = [int4_components(w, group) for w in weights]
     parts = [pack(p) for p in stored]
     packed = [int4_weight(p, (n, k), group) for p in stored]
+    marlin = [MarlinLinear(int4_components(w, group, symmetric=True), (n, k), group) for w in weights]
+    marlin_bytes = sum(t.numel() * t.element_size() for t in (marlin[0].weight, marlin[0].scale))
     int4_bytes = sum(t.numel() * t.element_size() for t in parts[0].values())
     lines = []
     for rows in rows_list:
@@ -50,17 +54,22 @@ def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> 
         reference = x.float() @ weights[0].float().T
         q, s, z = parts[0]["words"], parts[0]["scale"], parts[0]["zero_point"]
         error = float((int4_matmul(x, q, s, z, group).float() - reference).norm() / reference.norm())
+        x16 = x.to(torch.float16)
+        marlin_error = float((marlin_matmul(x16, marlin[0].weight, marlin[0].scale, marlin[0].workspace).float()
+                              - reference).norm() / reference.norm())
         runs = (lambda x=x: [x @ w.T for w in weights],
                 lambda x=x: [int4_matmul(x, p["words"], p["scale"], p["zero_point"], group) for p in parts],
-                lambda x=x: [torch.nn.functional.linear(x, w) for w in packed])
-        bf16, ours, tiny = (triton.testing.do_bench_cudagraph(fn, return_mode="median") * 1e-3 / copies
-                            for fn in runs)
+                lambda x=x: [torch.nn.functional.linear(x, w) for w in packed],
+                lambda x=x16: [marlin_matmul(x, m.weight, m.scale, m.workspace) for m in marlin])
+        bf16, ours, tiny, marl = (triton.testing.do_bench_cudagraph(fn, return_mode="median") * 1e-3 / copies
+                                  for fn in runs)
         kernel = triton_kernels()["gemv" if rows == 1 else "gemm"]
         config = getattr(kernel, "best_config", None) if rows <= 16 else "dequantize + aten::mm"
         lines.append(f"{label:<20}{rows:>5}{bf16 * 1e6:>9.1f}{n * k * 2 / bf16 / 1e9:>7.0f}"
                      f"{ours * 1e6:>10.1f}{int4_bytes / ours / 1e9:>7.0f}{bf16 / ours:>7.2f}"
-                     f"{tiny * 1e6:>12.1f}{int4_bytes / tiny / 1e9:>7.0f}{bf16 / tiny:>7.2f}  {config} "
-                     f"(error vs float32 {error:.4f})")
+                     f"{tiny * 1e6:>12.1f}{int4_bytes / tiny / 1e9:>7.0f}{bf16 / tiny:>7.2f}"
+                     f"{marl * 1e6:>10.1f}{marlin_bytes / marl / 1e9:>7.0f}{bf16 / marl:>7.2f}  {config} "
+                     f"(error vs float32: asymmetric {error:.4f}, Marlin's symmetric {marlin_error:.4f})")
     return lines
 
 
@@ -109,7 +118,7 @@ def main() -> int:
     print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, triton {triton.__version__}; "
           f"copy bandwidth {bandwidth / 1e12:.2f} TB/s; group {args.group}")
     print(f"{'shape':<20}{'rows':>5}{'bf16 us':>9}{'GB/s':>7}{'triton us':>10}{'GB/s':>7}{'x bf16':>7}"
-          f"{'tinygemm us':>12}{'GB/s':>7}{'x bf16':>7}  triton config")
+          f"{'tinygemm us':>12}{'GB/s':>7}{'x bf16':>7}{'marlin us':>10}{'GB/s':>7}{'x bf16':>7}  triton config")
     for label, (n, k) in SHAPES.items():
         for line in time_shape(label, n, k, [int(r) for r in args.rows.split(",")], args.group):
             print(line, flush=True)

@@ -64,9 +64,9 @@ def forward_bytes(model, rows: int = 1) -> int:
     total, seen = 0, set()
     head = model.get_output_embeddings()
     for module_name, module in model.named_modules():
-        # an Int4Linear (int4_triton) keeps its INT4 values and scales as buffers
+        # an Int4Linear (int4_triton) or MarlinLinear (int4_marlin) keeps its INT4 values and scales as buffers
         tensors = [*module.parameters(recurse=False), *(b for n, b in module.named_buffers(recurse=False)
-                                                         if n in ("words", "scale", "zero_point"))]
+                                                         if n in ("words", "weight", "scale", "zero_point"))]
         for p in tensors:
             if id(p) in seen:
                 continue
@@ -84,7 +84,7 @@ def matmul_flops(model, tokens: int) -> float:
     import torch
 
     return 2.0 * tokens * sum(m.in_features * m.out_features for m in model.modules()
-                              if isinstance(m, torch.nn.Linear) or type(m).__name__ == "Int4Linear")
+                              if isinstance(m, torch.nn.Linear) or type(m).__name__ in ("Int4Linear", "MarlinLinear"))
 
 
 def build_source(work: Path, args) -> Path:

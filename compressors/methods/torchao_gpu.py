@@ -14,9 +14,10 @@ Saved without pickle, as ``model.torchao.safetensors`` plus ``compressgate-torch
 * INT4 is stored unpacked: tinygemm's tile-packed layout is made by a CUDA-only op and padded to the
   kernel's tiles, so the file holds the 4-bit values two to a byte with a bf16 scale and zero point per
   group (4 + 32/group bits per weight). On a GPU the loader packs them for tinygemm (``kernel =
-  "tinygemm"``, the default) or repacks them for the Triton kernels of ``kernels.int4_triton``
-  (``kernel = "triton"``). A CPU has neither: there the loader dequantizes to bf16 (slow, same
-  numbers), so CPU tests can still check quality.
+  "tinygemm"``, the default), repacks them for the Triton kernels of ``kernels.int4_triton``
+  (``kernel = "triton"``) or for Marlin (``kernel = "marlin"``, ``kernels.int4_marlin``: symmetric
+  groups of 128, zero points 0). A CPU has none of these: there the loader dequantizes to bf16 (slow,
+  same numbers), so CPU tests can still check quality.
 
 All five quantize on CPU too, so a GPU target's artifact is built on a CPU machine and only its scoring
 is skipped there. The manifest names the matmul kernels a profiled probe forward of the reloaded
@@ -43,9 +44,12 @@ SCHEME = "torchao"
 WEIGHTS_FILE = "model.torchao.safetensors"
 FORMAT_VERSION = 1  # in every layout: bump when what the handlers write changes
 INT4_GROUP_SIZES = (32, 64, 128, 256)
-INT4_KERNELS = ("triton", "tinygemm")
-INT4_TRITON_PATHS = ("compressgate::int4_linear: 1 row Triton GEMV (int4_triton._gemv), 2-16 rows Triton fused "
-                     "INT4 GEMM (_gemm), more rows Triton dequantize + aten::mm")
+MARLIN_GROUP_SIZE = 128  # kernels.int4_marlin.GROUP_SIZE (not imported here: that module imports torch)
+INT4_KERNELS = ("tinygemm", "triton", "marlin")
+INT4_TRITON_PATHS = ("compressgate::int4_linear: 1 row Triton GEMV (int4_triton_jit.gemv), 2-16 rows Triton fused "
+                     "INT4 GEMM (gemm), more rows Triton dequantize + aten::mm")
+INT4_MARLIN_PATHS = ("compressgate::marlin_linear: Marlin (kernels/marlin, fp16 activations) for every layer it "
+                     "takes (in % 128, out % 256); any other INT4 layer: " + INT4_TRITON_PATHS)
 
 
 @dataclass(frozen=True)
@@ -62,19 +66,22 @@ class TorchaoConfig(StepConfig):
 
 @dataclass(frozen=True)
 class TorchaoInt4Config(TorchaoConfig):
-    """INT4 weights, asymmetric per group of ``group_size`` inputs, run on a GPU by ``kernel``: "tinygemm"
-    (torch's ``_weight_int4pack_mm``, the faster at one row: decoding) or "triton" (``kernels.int4_triton``:
-    about bf16's speed at one row, but a prompt runs at 0.55-0.71x bf16 where tinygemm's runs at 0.05x). Both
-    read the same stored file; benchmarks/results/torchao_gpu.txt has the figures."""
+    """INT4 weights per group of ``group_size`` inputs, run on a GPU by ``kernel``: "tinygemm" (torch's
+    ``_weight_int4pack_mm``; asymmetric), "triton" (``kernels.int4_triton``; asymmetric; much faster than
+    tinygemm on prompts) or "marlin" (``kernels.int4_marlin``, built with nvcc on first use; symmetric groups
+    of 128, the fastest at decoding). benchmarks/results/torchao_gpu.txt has the figures."""
 
-    group_size: int = 128  # 32, 64, 128 or 256 inputs share a bf16 scale and zero point
-    kernel: str = "tinygemm"  # "tinygemm" (faster decoding) or "triton" (faster prompts): GPU loading only
+    group_size: int = 128  # 32, 64, 128 or 256 inputs share a bf16 scale (and zero point); marlin: 128
+    kernel: str = "tinygemm"  # "tinygemm", "triton" or "marlin" (symmetric, nvcc): which GPU kernel loads it
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_group_size(self.group_size)
         if self.kernel not in INT4_KERNELS:
             raise ValueError(f"kernel = {self.kernel!r} is invalid: expected one of {', '.join(INT4_KERNELS)}")
+        if self.kernel == "marlin" and self.group_size != MARLIN_GROUP_SIZE:
+            raise ValueError(f"group_size = {self.group_size} is invalid with kernel = 'marlin': Marlin's groups "
+                             f"are {MARLIN_GROUP_SIZE} inputs")
 
 
 def check_group_size(group_size: int) -> None:
@@ -143,7 +150,8 @@ def quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Con
                 if weight.shape[1] % group:
                     skipped.append(name)
                     continue
-                parts = int4_components(weight, cast(int, group))  # TorchaoInt4Config, int4's config, has one
+                symmetric = getattr(config, "kernel", None) == "marlin"
+                parts = int4_components(weight, cast(int, group), symmetric)  # TorchaoInt4Config has a group
                 int4_parts.update({f"{name}._weight_{k}": v for k, v in parts.items()})
             else:
                 dynamic = kind.endswith("dynamic")
@@ -164,6 +172,7 @@ def quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Con
     copy_tokenizer(model_dir, out_dir)
     write_layout(out_dir, scheme, kind=kind, version=FORMAT_VERSION, weights_file=WEIGHTS_FILE, layers=layers,
                  aliases=aliases, group_size=group, dtype="bfloat16", kernel=getattr(config, "kernel", None),
+                 symmetric=getattr(config, "kernel", None) == "marlin",
                  torchao=__import__("torchao").__version__)
     reference = _probe_logits(model)
     del model, plain, subclass_weights, int4_parts, tensors  # the reload below needs the GPU memory back
@@ -177,8 +186,9 @@ def quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Con
     layout = json.loads((out_dir / "compressgate-torch.json").read_text())
     reloaded = (loader or load)(out_dir, context.model_task, layout, context.trust_remote_code, device)
     ran = kernels_used(reloaded, _probe_inputs(reloaded))
-    if layout.get("kernel") == "triton":
-        ran["kernel_paths"] = INT4_TRITON_PATHS
+    paths = {"triton": INT4_TRITON_PATHS, "marlin": INT4_MARLIN_PATHS}.get(layout.get("kernel") or "")
+    if paths and device != "cpu":
+        ran["kernel_paths"] = paths
     error = (_probe_logits(reloaded) - reference).norm() / reference.norm().clamp_min(1e-12)
     if not torch.isfinite(error):
         raise CompressionError(f"the reloaded torchao {kind} model computes non-finite logits")
@@ -239,8 +249,8 @@ def _handler(kind: str, summary: str):
 
 
 for _kind, _config_cls, _summary in (
-    ("int4-weight-only", TorchaoInt4Config, "torchao INT4 weight-only per group, tinygemm or Triton kernels "
-                                            "(GPU sm80+; safetensors)"),
+    ("int4-weight-only", TorchaoInt4Config, "torchao INT4 weight-only per group, tinygemm, Triton or Marlin "
+                                            "kernels (GPU sm80+; safetensors)"),
     ("int8-weight-only", TorchaoInt8WeightOnlyConfig, "torchao INT8 weight-only per row (GPU or CPU; safetensors)"),
     ("int8-dynamic", TorchaoInt8DynamicConfig, "torchao INT8 weights and dynamic INT8 activations (GPU or CPU; "
                                                "safetensors)"),
@@ -279,14 +289,17 @@ def load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool,
     state = load_file(file, device=device)
     layers: dict[str, list[int]] = layout["layers"]
     weights: dict[str, Any] = {}
-    modules: dict[str, Any] = {}  # INT4 layers run by the Triton kernels replace their nn.Linear
+    modules: dict[str, Any] = {}  # INT4 layers run by the Triton kernels or Marlin replace their nn.Linear
     if layout["kind"] == "int4-weight-only":
-        triton = device != "cpu" and layout.get("kernel", "tinygemm") == "triton"
-        if triton:
+        kernel = (layout.get("kernel") or "tinygemm") if device != "cpu" else "dequantized"
+        if kernel in ("triton", "marlin"):
+            from ..kernels.int4_marlin import MarlinLinear, fits
             from ..kernels.int4_triton import Int4Linear
         for name, (rows, cols) in layers.items():
             parts = {k: state.pop(f"{name}._weight_{k}") for k in ("qdata", "scale", "zero_point")}
-            if triton:
+            if kernel == "marlin" and fits((rows, cols), layout["group_size"]):
+                modules[name] = MarlinLinear(parts, (rows, cols), layout["group_size"])
+            elif kernel in ("triton", "marlin"):
                 modules[name] = Int4Linear(parts, (rows, cols), layout["group_size"])
             else:
                 weights[name] = int4_weight(parts, (rows, cols), layout["group_size"])

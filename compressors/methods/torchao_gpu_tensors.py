@@ -12,7 +12,8 @@ from collections import Counter
 from typing import Any
 
 # The matrix products that tell which path ran (first the quantized kernels, then plain bf16 products)
-MATMUL_OPS = ("compressgate::int4_linear", "aten::_weight_int4pack_mm", "aten::_scaled_mm", "aten::_int_mm",
+MATMUL_OPS = ("compressgate::int4_linear", "compressgate::marlin_linear", "aten::_weight_int4pack_mm",
+              "aten::_scaled_mm", "aten::_int_mm",
               "aten::_weight_int8pack_mm",
               "aten::mm", "aten::addmm", "aten::bmm")
 
@@ -49,18 +50,27 @@ def fp8_tensor(weight, dynamic: bool):
                                 kernel_preference=config.kernel_preference, act_quant_kwargs=kwargs)
 
 
-def int4_components(weight, group_size: int) -> dict[str, Any]:
-    """tinygemm's asymmetric INT4 of a [out, in] bf16 weight: values two to a byte, bf16 scale and zero."""
+def int4_components(weight, group_size: int, symmetric: bool = False) -> dict[str, Any]:
+    """tinygemm's asymmetric INT4 of a [out, in] bf16 weight: values two to a byte, bf16 scale and zero. With
+    ``symmetric``, Marlin's: ``scale = max|w| / 7.5`` per group and a zero point of 0 (``w = (q - 8) * scale``),
+    stored the same way, so every INT4 kernel reads it."""
     import torch
-    from torchao.quantization.quant_primitives import (
-        MappingType, _choose_qparams_affine_tinygemm, _quantize_affine_tinygemm)
 
-    block = (1, group_size)
-    scale, zero = _choose_qparams_affine_tinygemm(weight, MappingType.ASYMMETRIC, block, torch.int32, 0, 15,
-                                                  scale_dtype=torch.bfloat16, zero_point_dtype=torch.bfloat16)
-    values = _quantize_affine_tinygemm(weight, list(block), scale, zero, torch.int32, 0, 15)
-    packed = (values[:, ::2] << 4 | values[:, 1::2]).to(torch.uint8)  # the byte order tinygemm's packer reads
     rows = weight.shape[0]
+    if symmetric:
+        w = weight.float().reshape(rows, -1, group_size)
+        scale = (w.abs().amax(-1) / 7.5).clamp_min(2**-14).to(torch.bfloat16)  # 2**-14: a normal fp16 number
+        values = (torch.round(w / scale.float()[..., None]) + 8).clamp(0, 15).to(torch.int32).reshape(rows, -1)
+        zero = torch.zeros_like(scale)
+    else:
+        from torchao.quantization.quant_primitives import (
+            MappingType, _choose_qparams_affine_tinygemm, _quantize_affine_tinygemm)
+
+        block = (1, group_size)
+        scale, zero = _choose_qparams_affine_tinygemm(weight, MappingType.ASYMMETRIC, block, torch.int32, 0, 15,
+                                                      scale_dtype=torch.bfloat16, zero_point_dtype=torch.bfloat16)
+        values = _quantize_affine_tinygemm(weight, list(block), scale, zero, torch.int32, 0, 15)
+    packed = (values[:, ::2] << 4 | values[:, 1::2]).to(torch.uint8)  # the byte order tinygemm's packer reads
     return {"qdata": packed.contiguous(), "scale": scale.reshape(rows, -1).contiguous(),
             "zero_point": zero.reshape(rows, -1).contiguous()}
 

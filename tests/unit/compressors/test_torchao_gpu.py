@@ -62,7 +62,8 @@ def perplexity(path: Path, device: str = "cpu") -> float:
 @pytest.mark.parametrize(("step", "key"), [
     ({"method": "torchao-int4-weight-only", "group_size": 100}, "group_size"),
     ({"method": "torchao-int4-weight-only", "group_sise": 128}, "group_size"),
-    ({"method": "torchao-int4-weight-only", "kernel": "marlin"}, "kernel"),
+    ({"method": "torchao-int4-weight-only", "kernel": "machete"}, "kernel"),
+    ({"method": "torchao-int4-weight-only", "kernel": "marlin", "group_size": 64}, "group_size"),
     ({"method": "torchao-int8-dynamic", "exclude": [" "]}, "exclude"),
     ({"method": "torchao-fp8-dynamic", "granularity": "per-tensor"}, "granularity"),
 ])
@@ -225,6 +226,34 @@ def test_the_triton_int4_kernel_runs_on_the_gpu_and_keeps_perplexity(llama: Path
     down = load_model(artifact.path, task="causal-lm", device="cuda").get_submodule("model.layers.0.mlp.down_proj")
     assert type(down).__name__ == "Int4Linear" and down.words.is_cuda
     assert perplexity(artifact.path, "cuda") <= 1.05 * perplexity(llama)
+
+
+def test_the_marlin_artifact_is_symmetric_and_keeps_perplexity_on_cpu(llama: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    artifact = compress(llama, {"method": "torchao-int4-weight-only", "kernel": "marlin"}, tmp_path / "marlin",
+                        context=CAUSAL)
+    layout = json.loads((artifact.path / "compressgate-torch.json").read_text())
+    assert layout["kernel"] == "marlin" and layout["symmetric"] is True
+    zeros = [t for k, t in load_file(artifact.path / "model.torchao.safetensors").items() if k.endswith("_zero_point")]
+    assert zeros and not any(bool(t.any()) for t in zeros)
+    assert artifact.stats["effective_bits_quantized_layers"] == 4.25
+    assert perplexity(artifact.path) <= 1.10 * perplexity(llama)  # dequantized on a CPU: the same numbers
+
+
+@needs_cuda
+def test_the_marlin_int4_kernel_runs_on_the_gpu_where_it_fits_and_keeps_perplexity(llama: Path,
+                                                                                     tmp_path: Path) -> None:
+    from compressors.loaders import load_model
+
+    artifact = compress(llama, {"method": "torchao-int4-weight-only", "kernel": "marlin"}, tmp_path / "marlin",
+                        context=CAUSAL)
+    assert "compressgate::marlin_linear" in artifact.stats["kernel"], artifact.stats["kernel"]
+    model = load_model(artifact.path, task="causal-lm", device="cuda")
+    gate, down = (model.get_submodule(f"model.layers.0.mlp.{n}") for n in ("gate_proj", "down_proj"))
+    assert type(gate).__name__ == "MarlinLinear" and gate.weight.is_cuda  # [256, 128]: Marlin's tiles
+    assert type(down).__name__ == "Int4Linear"  # [128, 256]: out % 256 != 0, so the Triton kernels
+    assert perplexity(artifact.path, "cuda") <= 1.10 * perplexity(llama)
 
 
 # --- in the gate ----------------------------------------------------------------------------------------

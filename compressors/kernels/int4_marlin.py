@@ -9,13 +9,15 @@ tinygemm and Triton too), and ``MarlinLinear`` casts its bf16 input to fp16 and 
 ``torch.compile`` the casts fuse into the neighbouring kernels).
 
 The CUDA sources are built on first use by ``torch.utils.cpp_extension.load`` into a directory named by
-the torch and CUDA versions and the GPU's compute capability (``COMPRESSGATE_KERNEL_CACHE``, default
-``~/.cache/pytest-compressgate/kernels``); that needs the CUDA compiler (nvcc) and ninja. ``pack`` turns
+a hash of the sources, the torch and CUDA versions and the GPU's compute capability (under
+``COMPRESSGATE_KERNEL_CACHE``, default ``~/.cache/pytest-compressgate/kernels``); that needs the CUDA
+compiler (nvcc) and ninja. ``pack`` turns
 the stored 4-bit values and scales into Marlin's tiles (a port of ``marlin.Layer.pack``); ``unpack``
 inverts it, so the layout is checked on any machine and a CPU runs the same numbers in PyTorch.
 """
 
 import functools
+import hashlib
 import os
 from pathlib import Path
 
@@ -93,9 +95,11 @@ def dequantize(weight: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype = t
 
 
 def build_directory() -> Path:
+    """Where the build goes: named by torch, CUDA, the compute capability and a hash of the sources."""
     root = Path(os.environ.get("COMPRESSGATE_KERNEL_CACHE", Path.home() / ".cache" / "pytest-compressgate" / "kernels"))
     major, minor = torch.cuda.get_device_capability()
-    return root / f"marlin-torch{torch.__version__}-cuda{torch.version.cuda}-sm{major}{minor}"
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(SOURCES.glob("marlin_cuda*")))).hexdigest()[:12]
+    return root / f"marlin-{digest}-torch{torch.__version__}-cuda{torch.version.cuda}-sm{major}{minor}"
 
 
 @functools.lru_cache(maxsize=1)

@@ -2,7 +2,9 @@
 
 Marlin (``kernels/marlin/``, vendored; Frantar et al., Apache 2.0) streams 4-bit weights through shared
 memory with asynchronous copies and multiplies on the tensor cores, with a partitioning made for 1-16
-token rows, so that decoding reads weights near the memory's bandwidth. Its arithmetic is symmetric:
+token rows (on an A100 its authors measured it near the memory's bandwidth; on an H200 here, built by
+CUDA 13 without its L2 hint, a compiled 7B's decoding step read about 1.3 TB/s through it: see
+benchmarks/results/torchao_gpu.txt). Its arithmetic is symmetric:
 ``w = (q - 8) * scale`` with an fp16 scale per group of 128 inputs (no zero point), on fp16 activations.
 So ``kernel = "marlin"`` quantizes symmetrically (the stored zero points are 0: the same file runs on
 tinygemm and Triton too), and ``MarlinLinear`` casts its bf16 input to fp16 and its output back (under

@@ -70,7 +70,8 @@ class TorchaoInt4Config(TorchaoConfig):
     """INT4 weights per group of ``group_size`` inputs, run on a GPU by ``kernel``: "tinygemm" (torch's
     ``_weight_int4pack_mm``; asymmetric), "triton" (``kernels.int4_triton``; asymmetric; much faster than
     tinygemm on prompts) or "marlin" (``kernels.int4_marlin``, built with nvcc on first use; symmetric groups
-    of 128, the fastest at decoding). benchmarks/results/torchao_gpu.txt has the figures."""
+    of 128). benchmarks/results/torchao_gpu.txt has the figures: at one token row none is yet near the memory's
+    bandwidth, and tinygemm decoded a 7B fastest in tokens/s."""
 
     group_size: int = 128  # 32, 64, 128 or 256 inputs share a bf16 scale (and zero point); marlin: 128
     kernel: str = "tinygemm"  # "tinygemm", "triton" or "marlin" (symmetric, nvcc): which GPU kernel loads it

@@ -117,13 +117,18 @@ def extension():
     if major < 8:
         raise CompressionError(f"Marlin needs a GPU of compute capability 8.0+ (tensor-core mma, cp.async); "
                                f"this one is {major}.{minor}: use kernel 'tinygemm' or 'triton'")
+    from ..methods.textdata import progress_bar
+
     directory = build_directory()
     directory.mkdir(parents=True, exist_ok=True)
     arch = f"{major}{minor}"
-    return cpp_extension.load(name=f"compressgate_marlin_sm{arch}",
-                              sources=[str(SOURCES / "marlin_cuda.cpp"), str(SOURCES / "marlin_cuda_kernel.cu")],
-                              extra_cflags=["-O3"], build_directory=str(directory), verbose=False,
-                              extra_cuda_cflags=["-O3", f"-gencode=arch=compute_{arch},code=sm_{arch}"])
+    with progress_bar(f"Marlin's CUDA kernels for sm_{arch} (built on first use, ~40 s)", 1) as advance:
+        module = cpp_extension.load(name=f"compressgate_marlin_sm{arch}",
+                                    sources=[str(SOURCES / "marlin_cuda.cpp"), str(SOURCES / "marlin_cuda_kernel.cu")],
+                                    extra_cflags=["-O3"], build_directory=str(directory), verbose=False,
+                                    extra_cuda_cflags=["-O3", f"-gencode=arch=compute_{arch},code=sm_{arch}"])
+        advance()
+    return module
 
 
 def marlin_matmul(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor, workspace: torch.Tensor) -> torch.Tensor:

@@ -296,8 +296,10 @@ def load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool,
     if layout["kind"] == "int4-weight-only":
         kernel = (layout.get("kernel") or "tinygemm") if device != "cpu" else "dequantized"
         if kernel in ("triton", "marlin"):
-            from ..kernels.int4_marlin import MarlinLinear, fits
+            from ..kernels.int4_marlin import MarlinLinear, extension, fits
             from ..kernels.int4_triton import Int4Linear
+        if kernel == "marlin":
+            extension()  # built (or loaded) now: a machine without nvcc hears so at load, in one line
         for name, (rows, cols) in layers.items():
             parts = {k: state.pop(f"{name}._weight_{k}") for k in ("qdata", "scale", "zero_point")}
             if kernel == "marlin" and fits((rows, cols), layout["group_size"]):

@@ -116,6 +116,18 @@ def test_marlin_refuses_shapes_it_has_no_tiles_for_and_asymmetric_weights() -> N
         MarlinLinear(asymmetric, (256, 256), 128)
 
 
+def test_without_nvcc_asking_for_marlin_says_what_to_do() -> None:
+    from torch.utils import cpp_extension
+
+    from compressors.kernels.int4_marlin import extension
+
+    if cpp_extension.CUDA_HOME is not None:
+        pytest.skip(f"this machine has the CUDA compiler ({cpp_extension.CUDA_HOME}): Marlin would be built")
+    extension.cache_clear()
+    with pytest.raises(CompressionError, match="nvcc.*kernel 'tinygemm' or 'triton'"):
+        extension()
+
+
 @needs_cuda
 @pytest.mark.parametrize("rows", [1, 2, 7, 16, 17, 64, 300])
 @pytest.mark.parametrize(("n", "k"), [(256, 128), (512, 384), (4096, 4096), (11008, 4096), (4096, 11008)])

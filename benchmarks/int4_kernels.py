@@ -107,14 +107,14 @@ def main() -> int:
     import torch
     import triton
 
-    from torchao_gpu import copy_bandwidth
+    from pytest_compressgate.decoding import copy_bandwidth
 
     if not torch.cuda.is_available():
         print("needs a CUDA GPU")
         return 2
     if args.profile:
         return profile(args.group)
-    bandwidth = copy_bandwidth("cuda")
+    bandwidth = copy_bandwidth("cuda", gib=4.0)
     print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, triton {triton.__version__}; "
           f"copy bandwidth {bandwidth / 1e12:.2f} TB/s; group {args.group}")
     print(f"{'shape':<20}{'rows':>5}{'bf16 us':>9}{'GB/s':>7}{'triton us':>10}{'GB/s':>7}{'x bf16':>7}"

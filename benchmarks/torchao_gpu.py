@@ -31,52 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from torchao_gpu_decode import PROMPT  # noqa: E402 - beside this script
 
+from pytest_compressgate.decoding import copy_bandwidth, weight_bytes_read  # noqa: E402
+
 METHODS = ("torchao-int4-weight-only", "torchao-int4-weight-only:kernel=tinygemm", "torchao-fp8-dynamic",
            "torchao-int8-weight-only", "torchao-fp8-weight-only", "torchao-int8-dynamic")
 BF16_FLOPS = 790e12  # bf16 matrix rate on random data measured on an H200 here (8192^3 products)
-
-
-def copy_bandwidth(device: str, gib: float = 4.0) -> float:
-    """Bytes per second of a device-to-device copy, counting bytes read plus bytes written (median of 10)."""
-    import torch
-
-    if not device.startswith("cuda"):
-        return float("nan")
-    src = torch.randint(0, 255, (int(gib * 2**30),), dtype=torch.uint8, device=device)
-    dst = torch.empty_like(src)
-    samples = []
-    for i in range(13):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        dst.copy_(src)
-        end.record()
-        torch.cuda.synchronize()
-        if i >= 3:
-            samples.append(start.elapsed_time(end) / 1000)
-    del src, dst
-    return 2 * gib * 2**30 / statistics.median(samples)
-
-
-def forward_bytes(model, rows: int = 1) -> int:
-    """Bytes of weights one forward pass of ``rows`` token rows reads: every parameter as resident on the GPU
-    (a quantized weight's values and scales), less the input embedding table (only the tokens' rows are
-    read)."""
-    total, seen = 0, set()
-    head = model.get_output_embeddings()
-    for module_name, module in model.named_modules():
-        # an Int4Linear (int4_triton) or MarlinLinear (int4_marlin) keeps its INT4 values and scales as buffers
-        tensors = [*module.parameters(recurse=False), *(b for n, b in module.named_buffers(recurse=False)
-                                                         if n in ("words", "weight", "scale", "zero_point"))]
-        for p in tensors:
-            if id(p) in seen:
-                continue
-            seen.add(id(p))
-            names = list(getattr(p, "tensor_data_names", [])) + list(getattr(p, "optional_tensor_data_names", []))
-            parts = [getattr(p, n) for n in names if getattr(p, n, None) is not None] or [p]
-            tied = head is not None and getattr(head, "weight", None) is p
-            if "embed_tokens" not in module_name or tied:
-                total += sum(t.numel() * t.element_size() for t in parts)
-    return total
 
 
 def matmul_flops(model, tokens: int) -> float:
@@ -185,7 +144,7 @@ def main() -> int:
     if args.compile != "none":
         configure_compile()
     device = args.device
-    bandwidth = copy_bandwidth(device)
+    bandwidth = copy_bandwidth(device, gib=4.0)
     work = Path(tempfile.mkdtemp(prefix="torchao-gpu-bench-"))
     source = build_source(work, args)
     name = torch.cuda.get_device_name() if device.startswith("cuda") else "CPU"
@@ -283,7 +242,7 @@ def print_table(args, models, dirs, stats, gate, b16, prefill, notes, kernels, b
                                                                         else (nan, [nan, nan]))
         tok16 = 16 * n / b16[label] if label in b16 else nan
         ratio16 = tok16 / (16 * n / b16["bf16"]) if "bf16" in b16 else nan
-        read1, read16 = forward_bytes(model, 1), forward_bytes(model, 16)
+        read1 = read16 = weight_bytes_read(model)  # a decoding step reads every weight once, at any batch
         flops1, flops16 = matmul_flops(model, args.prefill), matmul_flops(model, 16 * args.prefill)
         p1, p16 = (prefill.get((label, b), nan) * 1000 for b in (1, 16))
         q1, q16 = (prefill.get(("bf16", b), nan) * 1000 for b in (1, 16))

@@ -282,13 +282,64 @@ def decode_parameters(*, new_tokens: int = NEW_TOKENS, batch_size: int = DECODE_
             "batch_sizes": [1, batch_size], "compile_mode": compile_mode}
 
 
+def copy_bandwidth(device: str, gib: float = 1.0) -> float:
+    """Bytes per second a copy on ``device`` moves, read plus written (median of 10 after 3 warm-ups): the
+    memory's practical bandwidth, against which a decoding step's weight reads are set."""
+    import torch
+
+    src = torch.randint(0, 255, (int(gib * 2**30),), dtype=torch.uint8, device=device)
+    dst = torch.empty_like(src)
+    cuda = device.startswith("cuda")
+    samples = []
+    for i in range(13):
+        if cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            dst.copy_(src)
+            end.record()
+            torch.cuda.synchronize()
+            seconds = start.elapsed_time(end) / 1000
+        else:
+            began = time.perf_counter()
+            dst.copy_(src)
+            seconds = time.perf_counter() - began
+        if i >= 3:
+            samples.append(seconds)
+    del src, dst
+    samples.sort()
+    return 2 * gib * 2**30 / samples[len(samples) // 2]
+
+
+def weight_bytes_read(model: Any) -> int:
+    """Bytes of weights one decoding step reads: every parameter as resident on the device (a quantized
+    weight's values and scales, also an ``Int4Linear``'s or ``MarlinLinear``'s buffers), less the input
+    embedding table, of which a step reads only its tokens' rows (unless the head shares it)."""
+    total, seen = 0, set()
+    head = model.get_output_embeddings()
+    for module_name, module in model.named_modules():
+        tensors = [*module.parameters(recurse=False), *(b for n, b in module.named_buffers(recurse=False)
+                                                         if n in ("words", "weight", "scale", "zero_point"))]
+        for p in tensors:
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            names = list(getattr(p, "tensor_data_names", [])) + list(getattr(p, "optional_tensor_data_names", []))
+            parts = [getattr(p, n) for n in names if getattr(p, n, None) is not None] or [p]
+            tied = head is not None and getattr(head, "weight", None) is p
+            if "embed_tokens" not in module_name or tied:
+                total += sum(t.numel() * t.element_size() for t in parts)
+    return total
+
+
 def measure_decode_timings(source: Any, compressed: Any, texts: Sequence[str], *, new_tokens: int = NEW_TOKENS,
                            batch_size: int = DECODE_BATCH, compile_mode: str = "default", repeats: int = 15,
                            warmup: int = 2, rounds: int = ROUNDS) -> dict[str, Any]:
     """``measure_timings`` of greedy decoding for two loaded models (``.model``, a transformers causal LM):
     batch-1 latency is the time of ``new_tokens`` decoding steps after a ``PROMPT``-token prompt, throughput
     is sequences of ``new_tokens`` tokens per second at ``batch_size``. The document gains a ``decode``
-    block: the parameters, the path each model took, tokens per second at each batch and compile seconds.
+    block: the parameters, the path each model took, tokens per second at each batch, compile seconds, and
+    beside the rates their weight-bandwidth bounds (batch x the copy bandwidth measured here / the bytes
+    of weights a step reads).
     ``texts`` only count: the prompt is the decoder's own (random tokens, the same for both models)."""
     adapters = {name: GateDecode(None, count_texts, model=loaded.model, new_tokens=new_tokens,
                                  compile_mode=compile_mode)
@@ -314,4 +365,10 @@ def measure_decode_timings(source: Any, compressed: Any, texts: Sequence[str], *
                          for name in adapters},
         "compile_s": {name: sum(d.compile_s for d in a.decoders.values()) for name, a in adapters.items()},
     }
+    device = str(source.model.device)
+    bandwidth = copy_bandwidth(device, gib=1.0 if device.startswith("cuda") else 0.25)
+    reads = {name: weight_bytes_read(loaded.model) for name, loaded in (("source", source), ("compressed", compressed))}
+    timings["decode"].update(copy_bandwidth=bandwidth, weight_bytes_per_step=reads,
+                             bound_tokens_per_s={name: {str(b): b * bandwidth / reads[name] for b in batches}
+                                                 for name in reads})
     return timings

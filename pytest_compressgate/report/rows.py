@@ -87,14 +87,21 @@ def decode_note(perf: dict[str, Any]) -> str | None:
     decode = perf.get("decode")
     if not decode:
         return None
-    rates = decode["tokens_per_s"]
-    at = ", ".join(f"{_rate(rates['source'][str(b)])} -> {_rate(rates['compressed'][str(b)])} tokens/s at batch {b}"
-                   for b in decode["batch_sizes"])
+    rates, bounds = decode["tokens_per_s"], decode.get("bound_tokens_per_s")  # none in timings cached before
+
+    def at(b: int) -> str:
+        said = f"{_rate(rates['source'][str(b)])} -> {_rate(rates['compressed'][str(b)])} tokens/s at batch {b}"
+        if bounds:
+            said += f" (bounds {_rate(bounds['source'][str(b)])} -> {_rate(bounds['compressed'][str(b)])})"
+        return said
+
     paths = decode["paths"]
     how = paths["source"] if paths["source"] == paths["compressed"] else \
         f"source {paths['source']}, compressed {paths['compressed']}"
+    bound = (f"; bound = batch x {decode['copy_bandwidth'] / 1e9:.0f} GB/s (a copy, measured) / the weight bytes a "
+             f"step reads" if bounds else "")
     return (f"decoding speedup: {decode['new_tokens']} greedy tokens after a {decode['prompt_tokens']}-token prompt, "
-            f"{at} ({how})")
+            f"{', '.join(at(b) for b in decode['batch_sizes'])} ({how}){bound}")
 
 
 def _rate(tokens_per_s: float) -> str:

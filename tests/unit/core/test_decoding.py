@@ -13,7 +13,7 @@ import pytest
 
 from pytest_compressgate import performance
 from pytest_compressgate.cache.gate_keys import GateKeys
-from pytest_compressgate.decoding import PROMPT, Decoder, decode_parameters, measure_decode_timings
+from pytest_compressgate.decoding import PROMPT, Decoder, decode_parameters, measure_decode_timings, weight_bytes_read
 from pytest_compressgate.gate import timing
 from pytest_compressgate.gate.timing import Timer
 from pytest_compressgate.targets import PRESETS, detect_machine
@@ -72,11 +72,35 @@ def test_measure_decode_timings_gives_the_decode_block(llama_dir: Path, monkeypa
         assert set(rates) == {"1", "2"} and all(rate > 0 for rate in rates.values())
         assert rates["1"] == pytest.approx(4 * 1000 / doc[name]["latency_ms_median"])
         assert decode["compile_s"][name] >= 0
+    assert decode["copy_bandwidth"] > 1e8  # bytes per second of a copy in this machine's memory
+    for name, loaded in (("source", source), ("compressed", compressed)):
+        assert decode["weight_bytes_per_step"][name] == weight_bytes_read(loaded.model)
+        bound = decode["bound_tokens_per_s"][name]
+        assert bound["1"] == pytest.approx(decode["copy_bandwidth"] / decode["weight_bytes_per_step"][name])
+        assert bound["2"] == pytest.approx(2 * bound["1"])  # a step reads the weights once for the whole batch
     low, high = doc["speedup_interval"]
     assert doc["speedup"] > 0 and low <= doc["speedup"] <= high
     perf = performance.Performance(1, 1, 1.0, None)
     perf.set_timings(doc)
     assert perf.decode == decode  # reports read it from the performance record
+
+
+def test_a_step_reads_every_weight_but_the_embedding_and_an_int4_layer_s_packed_bytes(llama_dir: Path) -> None:
+    from compressors.kernels.int4_triton import Int4Linear
+    from compressors.methods.torchao_gpu_tensors import int4_components
+
+    model = causal_lm(llama_dir)
+    embedding = model.get_input_embeddings().weight
+    tied = model.get_output_embeddings().weight is embedding
+    every = sum(p.numel() * p.element_size() for p in model.parameters())
+    assert weight_bytes_read(model) == every - (0 if tied else embedding.numel() * embedding.element_size())
+    down = model.model.layers[0].mlp.down_proj
+    before = weight_bytes_read(model)
+    rows, cols = down.weight.shape
+    model.model.layers[0].mlp.down_proj = Int4Linear(int4_components(down.weight.detach(), 32, symmetric=True),
+                                                     (rows, cols), 32)
+    packed = rows * cols // 2 + 2 * (2 * rows * cols // 32)  # 4-bit values, a bf16 scale and zero per 32
+    assert weight_bytes_read(model) == before - rows * cols * down.weight.element_size() + packed
 
 
 def test_decode_timings_have_their_own_speed_key() -> None:

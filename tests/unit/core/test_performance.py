@@ -99,7 +99,9 @@ def test_report_labels_unreliable_and_off_target_speedups() -> None:
 DECODE = {"prompt_tokens": 128, "new_tokens": 32, "batch_sizes": [1, 16], "compile_mode": "default",
           "paths": {"source": "cuda-graph of the compiled step", "compressed": "cuda-graph of the compiled step"},
           "tokens_per_s": {"source": {"1": 52.4, "16": 790.0}, "compressed": {"1": 131.0, "16": 1710.2}},
-          "compile_s": {"source": 41.0, "compressed": 38.5}}
+          "compile_s": {"source": 41.0, "compressed": 38.5}, "copy_bandwidth": 4.27e12,
+          "weight_bytes_per_step": {"source": 13.48e9, "compressed": 3.41e9},
+          "bound_tokens_per_s": {"source": {"1": 316.8, "16": 5068.0}, "compressed": {"1": 1252.2, "16": 20035.2}}}
 
 
 def test_report_says_a_decoding_speedup_and_shows_tokens_per_second() -> None:
@@ -117,8 +119,14 @@ def test_report_says_a_decoding_speedup_and_shows_tokens_per_second() -> None:
     assert row(decoded[0])["speedup"] == "2.50x (decode)"
     assert row(decoded[0])["latency"] == "244.3ms/32tok"
     assert notes(decoded) == ["gpu: decoding speedup: 32 greedy tokens after a 128-token prompt, 52.4 -> 131 tokens/s "
-                              "at batch 1, 790 -> 1710 tokens/s at batch 16 (cuda-graph of the compiled step)"]
-    assert "52.4 -> 131 tokens/s at batch 1" in render_markdown(decoded)
+                              "at batch 1 (bounds 317 -> 1252), 790 -> 1710 tokens/s at batch 16 (bounds 5068 -> "
+                              "20035) (cuda-graph of the compiled step); bound = batch x 4270 GB/s (a copy, "
+                              "measured) / the weight bytes a step reads"]
+    assert "52.4 -> 131 tokens/s at batch 1 (bounds 317 -> 1252)" in render_markdown(decoded)
+    unbounded = {k: v for k, v in DECODE.items() if k not in ("copy_bandwidth", "bound_tokens_per_s")}
+    assert notes([result("ppl", {**timed, "decode": unbounded})]) == [  # timings cached before bounds were kept
+        "gpu: decoding speedup: 32 greedy tokens after a 128-token prompt, 52.4 -> 131 tokens/s at batch 1, "
+        "790 -> 1710 tokens/s at batch 16 (cuda-graph of the compiled step)"]
     older = result("ppl", timed)  # a cached or baseline document from before decoding was timed
     assert (row(older)["speedup"], row(older)["latency"], notes([older])) == ("2.50x", "244.3ms", [])
 

@@ -242,15 +242,15 @@ def print_table(args, models, dirs, stats, gate, b16, prefill, notes, kernels, b
                                                                         else (nan, [nan, nan]))
         tok16 = 16 * n / b16[label] if label in b16 else nan
         ratio16 = tok16 / (16 * n / b16["bf16"]) if "bf16" in b16 else nan
-        read1 = read16 = weight_bytes_read(model)  # a decoding step reads every weight once, at any batch
+        read = weight_bytes_read(model)  # a decoding step reads every weight once, at any batch
         flops1, flops16 = matmul_flops(model, args.prefill), matmul_flops(model, 16 * args.prefill)
         p1, p16 = (prefill.get((label, b), nan) * 1000 for b in (1, 16))
         q1, q16 = (prefill.get(("bf16", b), nan) * 1000 for b in (1, 16))
         bits = stats[label].get("effective_bits_quantized_layers", 16.0)
-        print(f"{label:<20}{weight_bytes(dirs[label]) / 1e9:>6.2f}{bits:>8.2f}{tok1:>9.1f}{bandwidth / read1:>7.0f}"
-              f"{ratio:>7.2f}{f'[{lo_hi[0]:.2f},{lo_hi[1]:.2f}]':>13}{tok16:>10.1f}{16 * bandwidth / read16:>7.0f}"
-              f"{ratio16:>7.2f}{p1:>10.2f}{max(read1 / bandwidth, flops1 / BF16_FLOPS) * 1000:>6.1f}"
-              f"{q1 / p1:>7.2f}{p16:>11.2f}{max(read16 / bandwidth, flops16 / BF16_FLOPS) * 1000:>6.1f}"
+        print(f"{label:<20}{weight_bytes(dirs[label]) / 1e9:>6.2f}{bits:>8.2f}{tok1:>9.1f}{bandwidth / read:>7.0f}"
+              f"{ratio:>7.2f}{f'[{lo_hi[0]:.2f},{lo_hi[1]:.2f}]':>13}{tok16:>10.1f}{16 * bandwidth / read:>7.0f}"
+              f"{ratio16:>7.2f}{p1:>10.2f}{max(read / bandwidth, flops1 / BF16_FLOPS) * 1000:>6.1f}"
+              f"{q1 / p1:>7.2f}{p16:>11.2f}{max(read / bandwidth, flops16 / BF16_FLOPS) * 1000:>6.1f}"
               f"{q16 / p16:>7.2f}")
     print("paths (b1/b16: decode; p1/p16: prefill) and contention:")
     for (label, batch), note in notes.items():

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CompressionError
-from ..methods.torchao_gpu_tensors import int4_values
+from ..methods.torchao_gpu_tensors import int4_values, int4_words, word_values
 
 GROUP_SIZE = 128  # the group size the vendored kernels are built for (besides one group per column)
 TILE = 16
@@ -68,11 +68,9 @@ def pack(values: torch.Tensor, scale: torch.Tensor) -> dict[str, torch.Tensor]:
     and ``scale [groups, out]`` fp16, on their device."""
     n, k = values.shape
     perm, scale_perm = (p.to(values.device) for p in _permutations(scale.shape[1] == 1))
-    w = values.T.to(torch.int64).reshape(k // TILE, TILE, n // TILE, TILE).permute(0, 2, 1, 3)
+    w = values.T.reshape(k // TILE, TILE, n // TILE, TILE).permute(0, 2, 1, 3)
     w = w.reshape(k // TILE, n * TILE)
-    w = w.reshape(-1, perm.numel())[:, perm].reshape(k // TILE, n * TILE // 8, 8)
-    words = (w << (4 * torch.arange(8, device=values.device))).sum(-1)
-    words = torch.where(words >= 2**31, words - 2**32, words).to(torch.int32)
+    words = int4_words(w.reshape(-1, perm.numel())[:, perm].reshape(k // TILE, n * TILE // 8, 8))
     s = scale.T.to(torch.float16).reshape(-1, scale_perm.numel())[:, scale_perm].reshape(-1, n)
     return {"weight": words.contiguous(), "scale": s.contiguous()}
 
@@ -81,8 +79,7 @@ def unpack(weight: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, tor
     """``pack``'s inverse: ``(values [out, in] int32, scale [out, groups] fp16)``."""
     k, n = weight.shape[0] * TILE, scale.shape[1]
     perm, scale_perm = (p.to(weight.device) for p in _permutations(scale.shape[0] == 1))
-    w = (weight.to(torch.int64)[..., None] >> (4 * torch.arange(8, device=weight.device))) & 15
-    w = w.reshape(-1, perm.numel())[:, torch.argsort(perm)]
+    w = word_values(weight).reshape(-1, perm.numel())[:, torch.argsort(perm)]
     w = w.reshape(k // TILE, n // TILE, TILE, TILE).permute(0, 2, 1, 3).reshape(k, n)
     s = scale.reshape(-1, scale_perm.numel())[:, torch.argsort(scale_perm)].reshape(-1, n)
     return w.T.to(torch.int32).contiguous(), s.T.contiguous()

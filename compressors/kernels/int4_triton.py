@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from ..methods.torchao_gpu_tensors import int4_values
+from ..methods.torchao_gpu_tensors import int4_values, int4_words, word_values
 
 MID = 8  # the 4-bit values are unsigned; tinygemm's zero point sits at the middle of 0..15
 GEMM_ROWS = 16  # the most input rows the fused product takes; more are a prompt
@@ -46,20 +46,14 @@ def pack(parts: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The stored parts in the kernels' layout: ``words [in/8, out]`` int32, ``scale``/``zero_point``
     ``[groups, out]``, on the parts' device."""
     qdata = parts["qdata"]
-    rows = qdata.shape[0]
-    values = int4_values(qdata).to(torch.int64).reshape(rows, -1, PER_WORD)
-    shifts = 4 * torch.arange(PER_WORD, device=qdata.device, dtype=torch.int64)
-    words = (values << shifts).sum(-1)
-    words = torch.where(words >= 2**31, words - 2**32, words).to(torch.int32)  # the same 32 bits, signed
+    words = int4_words(int4_values(qdata).reshape(qdata.shape[0], -1, PER_WORD))
     return {"words": words.T.contiguous(), "scale": parts["scale"].T.contiguous(),
             "zero_point": parts["zero_point"].T.contiguous()}
 
 
 def unpack_values(words: torch.Tensor) -> torch.Tensor:
     """``pack``'s words back to one 4-bit value per input: ``[out, in]`` int32 (0..15)."""
-    shifts = 4 * torch.arange(PER_WORD, device=words.device, dtype=torch.int32)
-    values = (words.T[..., None] >> shifts) & 15
-    return values.reshape(words.shape[1], -1)
+    return word_values(words.T).reshape(words.shape[1], -1)
 
 
 def dequantize(packed: dict[str, torch.Tensor], group_size: int, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:

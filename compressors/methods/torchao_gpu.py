@@ -144,6 +144,7 @@ def quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Con
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
     group = getattr(config, "group_size", None)
+    symmetric = getattr(config, "kernel", None) == "marlin"  # Marlin's arithmetic has no zero point
     layers, int4_parts, subclass_weights, skipped = {}, {}, {}, []
     with torch.no_grad():
         for name in _targets(model, config):
@@ -152,7 +153,6 @@ def quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Con
                 if weight.shape[1] % group:
                     skipped.append(name)
                     continue
-                symmetric = getattr(config, "kernel", None) == "marlin"
                 parts = int4_components(weight, cast(int, group), symmetric)  # TorchaoInt4Config has a group
                 int4_parts.update({f"{name}._weight_{k}": v for k, v in parts.items()})
             else:
@@ -174,7 +174,7 @@ def quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Con
     copy_tokenizer(model_dir, out_dir)
     write_layout(out_dir, scheme, kind=kind, version=FORMAT_VERSION, weights_file=WEIGHTS_FILE, layers=layers,
                  aliases=aliases, group_size=group, dtype="bfloat16", kernel=getattr(config, "kernel", None),
-                 symmetric=getattr(config, "kernel", None) == "marlin",
+                 symmetric=symmetric,
                  torchao=__import__("torchao").__version__)
     reference = _probe_logits(model)
     del model, plain, subclass_weights, int4_parts, tensors  # the reload below needs the GPU memory back

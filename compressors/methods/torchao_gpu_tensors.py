@@ -13,8 +13,7 @@ from typing import Any
 
 # The matrix products that tell which path ran (first the quantized kernels, then plain bf16 products)
 MATMUL_OPS = ("compressgate::int4_linear", "compressgate::marlin_linear", "aten::_weight_int4pack_mm",
-              "aten::_scaled_mm", "aten::_int_mm",
-              "aten::_weight_int8pack_mm",
+              "aten::_scaled_mm", "aten::_int_mm", "aten::_weight_int8pack_mm",
               "aten::mm", "aten::addmm", "aten::bmm")
 
 
@@ -80,6 +79,24 @@ def int4_values(qdata):
     import torch
 
     return torch.stack((qdata >> 4, qdata & 15), dim=-1).reshape(qdata.shape[0], -1)
+
+
+def int4_words(values):
+    """Eight 4-bit values (0..15) along the last dimension to an int32 word, value ``i`` in bits ``4i..4i+3``
+    (the layout of the INT4 kernels, ``kernels.int4_triton`` and ``kernels.int4_marlin``)."""
+    import torch
+
+    shifts = 4 * torch.arange(8, device=values.device, dtype=torch.int64)
+    words = (values.to(torch.int64) << shifts).sum(-1)
+    return torch.where(words >= 2**31, words - 2**32, words).to(torch.int32)  # the same 32 bits, signed
+
+
+def word_values(words):
+    """``int4_words``' inverse: each int32 word's eight 4-bit values along a new last dimension (int32)."""
+    import torch
+
+    shifts = 4 * torch.arange(8, device=words.device, dtype=torch.int32)
+    return (words[..., None] >> shifts) & 15
 
 
 def int4_weight(parts: dict[str, Any], shape: tuple[int, int], group_size: int):

@@ -1,6 +1,7 @@
-"""The INT4 kernels one by one, on a 7B Llama's weight shapes: ``int4_triton``'s Triton kernels beside
-tinygemm (``aten._weight_int4pack_mm``), Marlin (``int4_marlin``, on the symmetric quantization of the
-same weight, fp16 activations) and a bf16 product (cuBLAS), each on the same random weight,
+"""The INT4 kernels one by one, on a 7B Llama's weight shapes: ``int4_cuda``'s CUDA kernels and
+``int4_triton``'s Triton kernels beside tinygemm (``aten._weight_int4pack_mm``), Marlin (``int4_marlin``,
+on the symmetric quantization of the same weight, fp16 activations) and a bf16 product (cuBLAS), each on
+the same random weight,
 timed by ``triton.testing.do_bench_cudagraph`` (replays of a captured graph, so the host's launch cost,
 which a decoding step replayed as a graph never pays, stays out; median) in one run.
 
@@ -9,6 +10,9 @@ time, and the ratio to bf16. At one row a product only reads its weight, so GB/s
 bandwidth measured here says how close a kernel is to the memory's limit.
 
     python benchmarks/int4_kernels.py [--rows 1,16,512] [--group 128]
+
+``--sweep`` times the CUDA GEMV alone at each outputs-per-warp setting it takes (``int4_cuda.rows_per_warp``
+holds the fastest).
 
 ``--profile`` times nothing: it tunes the one-row kernel on each shape, then runs it once per shape inside
 an NVTX range named "profile", for Nsight Compute:
@@ -36,6 +40,7 @@ def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> 
     import torch
     import triton.testing
 
+    from compressors.kernels.int4_cuda import Int4CudaLinear, int4_cuda_matmul
     from compressors.kernels.int4_marlin import MarlinLinear, marlin_matmul
     from compressors.kernels.int4_triton import int4_matmul, pack, triton_kernels
     from compressors.methods.torchao_gpu_tensors import int4_components, int4_weight
@@ -46,6 +51,8 @@ def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> 
     parts = [pack(p) for p in stored]
     packed = [int4_weight(p, (n, k), group) for p in stored]
     marlin = [MarlinLinear(int4_components(w, group, symmetric=True), (n, k), group) for w in weights]
+    cuda = [Int4CudaLinear(p, (n, k), group) for p in stored]
+    cuda_bytes = sum(t.numel() * t.element_size() for t in (cuda[0].weight, cuda[0].scale_zero))
     marlin_bytes = sum(t.numel() * t.element_size() for t in (marlin[0].weight, marlin[0].scale))
     int4_bytes = sum(t.numel() * t.element_size() for t in parts[0].values())
     lines = []
@@ -57,20 +64,59 @@ def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> 
         x16 = x.to(torch.float16)
         marlin_error = float((marlin_matmul(x16, marlin[0].weight, marlin[0].scale, marlin[0].workspace).float()
                               - reference).norm() / reference.norm())
+        c = cuda[0]
+        cuda_error = float((int4_cuda_matmul(x16, c.weight, c.scale_zero, group, c.zero).float()
+                            - reference).norm() / reference.norm())
         runs = (lambda x=x: [x @ w.T for w in weights],
                 lambda x=x: [int4_matmul(x, p["words"], p["scale"], p["zero_point"], group) for p in parts],
                 lambda x=x: [torch.nn.functional.linear(x, w) for w in packed],
-                lambda x=x16: [marlin_matmul(x, m.weight, m.scale, m.workspace) for m in marlin])
-        bf16, ours, tiny, marl = (triton.testing.do_bench_cudagraph(fn, return_mode="median") * 1e-3 / copies
+                lambda x=x16: [marlin_matmul(x, m.weight, m.scale, m.workspace) for m in marlin],
+                lambda x=x16 if rows <= 16 else x: [int4_cuda_matmul(x, c.weight, c.scale_zero, group, c.zero)
+                                                    for c in cuda])
+        bf16, ours, tiny, marl, cu = (triton.testing.do_bench_cudagraph(fn, return_mode="median") * 1e-3 / copies
                                   for fn in runs)
         kernel = triton_kernels()["gemv" if rows == 1 else "gemm"]
         config = getattr(kernel, "best_config", None) if rows <= 16 else "dequantize + aten::mm"
         lines.append(f"{label:<20}{rows:>5}{bf16 * 1e6:>9.1f}{n * k * 2 / bf16 / 1e9:>7.0f}"
                      f"{ours * 1e6:>10.1f}{int4_bytes / ours / 1e9:>7.0f}{bf16 / ours:>7.2f}"
                      f"{tiny * 1e6:>12.1f}{int4_bytes / tiny / 1e9:>7.0f}{bf16 / tiny:>7.2f}"
-                     f"{marl * 1e6:>10.1f}{marlin_bytes / marl / 1e9:>7.0f}{bf16 / marl:>7.2f}  {config} "
-                     f"(error vs float32: asymmetric {error:.4f}, Marlin's symmetric {marlin_error:.4f})")
+                     f"{marl * 1e6:>10.1f}{marlin_bytes / marl / 1e9:>7.0f}{bf16 / marl:>7.2f}"
+                     f"{cu * 1e6:>9.1f}{cuda_bytes / cu / 1e9:>7.0f}{bf16 / cu:>7.2f}  {config} "
+                     f"(error vs float32: triton {error:.4f}, cuda {cuda_error:.4f}, Marlin's symmetric "
+                     f"{marlin_error:.4f})")
     return lines
+
+
+def sweep(group: int, rows_list: list[int]) -> int:
+    """The CUDA GEMV alone at each outputs-per-warp setting, per shape and row count (asymmetric weights)."""
+    import math
+
+    import torch
+    import triton.testing
+
+    from compressors.kernels.int4_cuda import extension, pack
+    from compressors.methods.torchao_gpu_tensors import int4_components
+
+    print(f"{'shape':<20}{'rows':>5}" + "".join(f"{f'r={r} us':>10}{'GB/s':>7}" for r in (1, 2, 4)))
+    for label, (n, k) in SHAPES.items():
+        copies = max(2, math.ceil(2**28 / (n * k // 2)))
+        parts = [pack(int4_components(torch.randn(n, k, device="cuda").to(torch.bfloat16), group))
+                 for _ in range(copies)]
+        size = sum(t.numel() * t.element_size() for t in parts[0].values())
+        for rows in rows_list:
+            x = torch.randn(rows, k, device="cuda").to(torch.float16)
+            line = f"{label:<20}{rows:>5}"
+            for r in (1, 2, 4):
+                if rows > 8 and r == 4:
+                    continue
+                def run(r=r, x=x, parts=parts):
+                    return [extension().gemv(x, p["weight"], p["scale_zero"], group, True, r) for p in parts]
+                t = triton.testing.do_bench_cudagraph(run, return_mode="median") * 1e-3 / copies
+                line += f"{t * 1e6:>10.1f}{size / t / 1e9:>7.0f}"
+            print(line, flush=True)
+        parts = []
+        torch.cuda.empty_cache()
+    return 0
 
 
 def profile(group: int) -> int:
@@ -102,6 +148,7 @@ def main() -> int:
     parser.add_argument("--rows", default="1,2,16,512")
     parser.add_argument("--group", type=int, default=128)
     parser.add_argument("--profile", action="store_true", help="run the one-row kernel once per shape for ncu")
+    parser.add_argument("--sweep", action="store_true", help="time the CUDA GEMV at each outputs-per-warp setting")
     args = parser.parse_args()
 
     import torch
@@ -114,11 +161,14 @@ def main() -> int:
         return 2
     if args.profile:
         return profile(args.group)
+    if args.sweep:
+        return sweep(args.group, [int(r) for r in args.rows.split(",")])
     bandwidth = copy_bandwidth("cuda", gib=4.0)
     print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, triton {triton.__version__}; "
           f"copy bandwidth {bandwidth / 1e12:.2f} TB/s; group {args.group}")
     print(f"{'shape':<20}{'rows':>5}{'bf16 us':>9}{'GB/s':>7}{'triton us':>10}{'GB/s':>7}{'x bf16':>7}"
-          f"{'tinygemm us':>12}{'GB/s':>7}{'x bf16':>7}{'marlin us':>10}{'GB/s':>7}{'x bf16':>7}  triton config")
+          f"{'tinygemm us':>12}{'GB/s':>7}{'x bf16':>7}{'marlin us':>10}{'GB/s':>7}{'x bf16':>7}"
+          f"{'cuda us':>9}{'GB/s':>7}{'x bf16':>7}  triton config")
     for label, (n, k) in SHAPES.items():
         for line in time_shape(label, n, k, [int(r) for r in args.rows.split(",")], args.group):
             print(line, flush=True)

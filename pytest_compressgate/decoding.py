@@ -310,15 +310,19 @@ def copy_bandwidth(device: str, gib: float = 1.0) -> float:
     return 2 * gib * 2**30 / samples[len(samples) // 2]
 
 
+# the buffers that hold a weight in Int4Linear, Int4CudaLinear and MarlinLinear (compressors.kernels)
+WEIGHT_BUFFERS = ("words", "weight", "scale", "zero_point", "scale_zero")
+
+
 def weight_bytes_read(model: Any) -> int:
     """Bytes of weights one decoding step reads: every parameter as resident on the device (a quantized
-    weight's values and scales, also an ``Int4Linear``'s or ``MarlinLinear``'s buffers), less the input
+    weight's values and scales, also the buffers of the INT4 kernels' layers: ``WEIGHT_BUFFERS``), less the input
     embedding table, of which a step reads only its tokens' rows (unless the head shares it)."""
     total, seen = 0, set()
     head = model.get_output_embeddings()
     for module_name, module in model.named_modules():
         tensors = [*module.parameters(recurse=False), *(b for n, b in module.named_buffers(recurse=False)
-                                                         if n in ("words", "weight", "scale", "zero_point"))]
+                                                         if n in WEIGHT_BUFFERS)]
         for p in tensors:
             if id(p) in seen:
                 continue

@@ -10,22 +10,19 @@ So ``kernel = "marlin"`` quantizes symmetrically (the stored zero points are 0: 
 tinygemm and Triton too), and ``MarlinLinear`` casts its bf16 input to fp16 and its output back (under
 ``torch.compile`` the casts fuse into the neighbouring kernels).
 
-The CUDA sources are built on first use by ``torch.utils.cpp_extension.load`` into a directory named by
-a hash of the sources, the torch and CUDA versions and the GPU's compute capability (under
-``COMPRESSGATE_KERNEL_CACHE``, default ``~/.cache/pytest-compressgate/kernels``); that needs the CUDA
-compiler (nvcc) and ninja. ``pack`` turns
+The CUDA sources are built on first use (``kernels.build``: nvcc and ninja, a directory per sources,
+torch, CUDA and compute capability). ``pack`` turns
 the stored 4-bit values and scales into Marlin's tiles (a port of ``marlin.Layer.pack``); ``unpack``
 inverts it, so the layout is checked on any machine and a CPU runs the same numbers in PyTorch.
 """
 
 import functools
-import hashlib
-import os
 from pathlib import Path
 
 import torch
 
 from ..errors import CompressionError
+from .build import cuda_extension
 from ..methods.torchao_gpu_tensors import int4_values, int4_words, word_values
 
 GROUP_SIZE = 128  # the group size the vendored kernels are built for (besides one group per column)
@@ -93,39 +90,10 @@ def dequantize(weight: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype = t
     return w.reshape(values.shape[0], -1).to(dtype)
 
 
-def build_directory() -> Path:
-    """Where the build goes: named by torch, CUDA, the compute capability and a hash of the sources."""
-    root = Path(os.environ.get("COMPRESSGATE_KERNEL_CACHE", Path.home() / ".cache" / "pytest-compressgate" / "kernels"))
-    major, minor = torch.cuda.get_device_capability()
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(SOURCES.glob("marlin_cuda*")))).hexdigest()[:12]
-    return root / f"marlin-{digest}-torch{torch.__version__}-cuda{torch.version.cuda}-sm{major}{minor}"
-
-
 @functools.lru_cache(maxsize=1)
 def extension():
-    """The built Marlin extension (built on the first call on a machine, then loaded from its directory)."""
-    from torch.utils import cpp_extension
-
-    if cpp_extension.CUDA_HOME is None:
-        raise CompressionError("kernel = 'marlin' builds Marlin's CUDA sources on first use and needs the CUDA "
-                               "compiler (nvcc; set CUDA_HOME): install the CUDA toolkit, or use kernel 'tinygemm' "
-                               "or 'triton'")
-    major, minor = torch.cuda.get_device_capability()
-    if major < 8:
-        raise CompressionError(f"Marlin needs a GPU of compute capability 8.0+ (tensor-core mma, cp.async); "
-                               f"this one is {major}.{minor}: use kernel 'tinygemm' or 'triton'")
-    from ..methods.textdata import progress_bar
-
-    directory = build_directory()
-    directory.mkdir(parents=True, exist_ok=True)
-    arch = f"{major}{minor}"
-    with progress_bar(f"Marlin's CUDA kernels for sm_{arch} (built on first use, ~40 s)", 1) as advance:
-        module = cpp_extension.load(name=f"compressgate_marlin_sm{arch}",
-                                    sources=[str(SOURCES / "marlin_cuda.cpp"), str(SOURCES / "marlin_cuda_kernel.cu")],
-                                    extra_cflags=["-O3"], build_directory=str(directory), verbose=False,
-                                    extra_cuda_cflags=["-O3", f"-gencode=arch=compute_{arch},code=sm_{arch}"])
-        advance()
-    return module
+    """The built Marlin extension (``kernels.build``: built on the first call on a machine, then loaded)."""
+    return cuda_extension("marlin", sorted(SOURCES.glob("marlin_cuda*")), "Marlin's CUDA kernels", 40)
 
 
 def marlin_matmul(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor, workspace: torch.Tensor) -> torch.Tensor:

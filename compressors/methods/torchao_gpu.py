@@ -46,9 +46,12 @@ FORMAT_VERSION = 1  # in every layout: bump when what the handlers write changes
 INT4_GROUP_SIZES = (32, 64, 128, 256)
 INT4_METHOD_VERSION = 2  # in the cache keys of its artifacts and all that is measured on them
 MARLIN_GROUP_SIZE = 128  # kernels.int4_marlin.GROUP_SIZE (not imported here: that module imports torch)
-INT4_KERNELS = ("tinygemm", "triton", "marlin")
+INT4_KERNELS = ("tinygemm", "triton", "marlin", "cuda")
 INT4_TRITON_PATHS = ("compressgate::int4_linear: 1 row Triton GEMV (int4_triton_jit.gemv), 2-16 rows Triton fused "
                      "INT4 GEMM (gemm), more rows Triton dequantize + aten::mm")
+INT4_CUDA_PATHS = ("compressgate::int4_cuda_linear: 1-16 rows CUDA GEMV (kernels/cuda/int4_gemv.cu, fp16 "
+                   "activations), more rows CUDA dequantize + aten::mm, for every layer it takes (in % 32); any "
+                   "other INT4 layer: ")
 INT4_MARLIN_PATHS = ("compressgate::marlin_linear: Marlin (kernels/marlin, fp16 activations) for every layer it "
                      "takes (in % 128, out % 256); any other INT4 layer: " + INT4_TRITON_PATHS)
 
@@ -69,12 +72,12 @@ class TorchaoConfig(StepConfig):
 class TorchaoInt4Config(TorchaoConfig):
     """INT4 weights per group of ``group_size`` inputs, run on a GPU by ``kernel``: "tinygemm" (torch's
     ``_weight_int4pack_mm``; asymmetric), "triton" (``kernels.int4_triton``; asymmetric; much faster than
-    tinygemm on prompts) or "marlin" (``kernels.int4_marlin``, built with nvcc on first use; symmetric groups
-    of 128). benchmarks/results/torchao_gpu.txt has the figures: at one token row none is yet near the memory's
-    bandwidth, and tinygemm decoded a 7B fastest in tokens/s."""
+    tinygemm on prompts), "marlin" (``kernels.int4_marlin``, built with nvcc on first use; symmetric groups
+    of 128) or "cuda" (``kernels.int4_cuda``, compressgate's CUDA GEMV, built with nvcc on first use;
+    asymmetric). benchmarks/results/torchao_gpu.txt has the figures."""
 
     group_size: int = 128  # 32, 64, 128 or 256 inputs share a bf16 scale (and zero point); marlin: 128
-    kernel: str = "tinygemm"  # "tinygemm", "triton" or "marlin" (symmetric, nvcc): which GPU kernel loads it
+    kernel: str = "tinygemm"  # "tinygemm", "triton", "marlin" (symmetric, nvcc) or "cuda" (nvcc): the GPU kernel
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -188,7 +191,8 @@ def quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Con
     layout = json.loads((out_dir / "compressgate-torch.json").read_text())
     reloaded = (loader or load)(out_dir, context.model_task, layout, context.trust_remote_code, device)
     ran = kernels_used(reloaded, _probe_inputs(reloaded))
-    paths = {"triton": INT4_TRITON_PATHS, "marlin": INT4_MARLIN_PATHS}.get(layout.get("kernel") or "")
+    paths = {"triton": INT4_TRITON_PATHS, "marlin": INT4_MARLIN_PATHS,
+             "cuda": INT4_CUDA_PATHS + INT4_TRITON_PATHS}.get(layout.get("kernel") or "")
     if paths and device != "cpu":
         ran["kernel_paths"] = paths
     error = (_probe_logits(reloaded) - reference).norm() / reference.norm().clamp_min(1e-12)
@@ -295,16 +299,18 @@ def load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool,
     modules: dict[str, Any] = {}  # INT4 layers run by the Triton kernels or Marlin replace their nn.Linear
     if layout["kind"] == "int4-weight-only":
         kernel = (layout.get("kernel") or "tinygemm") if device != "cpu" else "dequantized"
-        if kernel in ("triton", "marlin"):
-            from ..kernels.int4_marlin import MarlinLinear, extension, fits
+        if kernel in ("triton", "marlin", "cuda"):
+            from ..kernels import int4_cuda, int4_marlin
             from ..kernels.int4_triton import Int4Linear
-        if kernel == "marlin":
-            extension()  # built (or loaded) now: a machine without nvcc hears so at load, in one line
+        if kernel in ("marlin", "cuda"):  # built (or loaded) now: a machine without nvcc hears so at load, in one line
+            (int4_marlin if kernel == "marlin" else int4_cuda).extension()
         for name, (rows, cols) in layers.items():
             parts = {k: state.pop(f"{name}._weight_{k}") for k in ("qdata", "scale", "zero_point")}
-            if kernel == "marlin" and fits((rows, cols), layout["group_size"]):
-                modules[name] = MarlinLinear(parts, (rows, cols), layout["group_size"])
-            elif kernel in ("triton", "marlin"):
+            if kernel == "marlin" and int4_marlin.fits((rows, cols), layout["group_size"]):
+                modules[name] = int4_marlin.MarlinLinear(parts, (rows, cols), layout["group_size"])
+            elif kernel == "cuda" and int4_cuda.fits((rows, cols)):
+                modules[name] = int4_cuda.Int4CudaLinear(parts, (rows, cols), layout["group_size"])
+            elif kernel in ("triton", "marlin", "cuda"):
                 modules[name] = Int4Linear(parts, (rows, cols), layout["group_size"])
             else:
                 weights[name] = int4_weight(parts, (rows, cols), layout["group_size"])

@@ -256,6 +256,20 @@ def test_the_marlin_int4_kernel_runs_on_the_gpu_where_it_fits_and_keeps_perplexi
     assert perplexity(artifact.path, "cuda") <= 1.10 * perplexity(llama)
 
 
+@needs_cuda
+def test_the_cuda_int4_kernel_runs_on_the_gpu_and_keeps_perplexity(llama: Path, tmp_path: Path) -> None:
+    from compressors.loaders import load_model
+
+    artifact = compress(llama, {"method": "torchao-int4-weight-only", "kernel": "cuda"}, tmp_path / "cuda",
+                        context=CAUSAL)
+    assert "compressgate::int4_cuda_linear" in artifact.stats["kernel"], artifact.stats["kernel"]
+    assert artifact.stats["effective_bits_quantized_layers"] == 4.25
+    model = load_model(artifact.path, task="causal-lm", device="cuda")
+    down = model.get_submodule("model.layers.0.mlp.down_proj")
+    assert type(down).__name__ == "Int4CudaLinear" and down.weight.is_cuda and down.zero  # asymmetric
+    assert perplexity(artifact.path, "cuda") <= 1.05 * perplexity(llama)
+
+
 # --- in the gate ----------------------------------------------------------------------------------------
 
 @pytest.mark.slow

@@ -1,0 +1,168 @@
+"""INT4 weight-only products in CUDA (``kernels/cuda/int4_gemv.cu``), for ``torchao-int4-weight-only``
+artifacts loaded with ``kernel = "cuda"``.
+
+The artifact stores a ``[out, in]`` weight as 4-bit values with a bf16 scale and zero point per group of
+inputs, ``w = (q - 8) * scale + zero`` (tinygemm's arithmetic; symmetric artifacts have zero points of 0).
+``Int4CudaLinear`` repacks that once, at load (``pack``), into the layout the kernel reads:
+
+* ``weight [out, in/8]`` int32, an output's inputs contiguous, eight to a word in the order that turns a
+  word into four half2 pairs of neighbouring inputs with one ``lop3`` each (input ``2j`` in bits
+  ``4j..4j+3``, input ``2j+1`` in bits ``16+4j..19+4j``);
+* ``scale_zero [out, groups]`` int32, the bf16 scale in the low half and the bf16 zero point in the high
+  half, one 4-byte load per group.
+
+1-16 token rows (decoding) run the GEMV: each lane reads 16 bytes of one output's weights at a time,
+dequantizes them in registers (no conversion instruction: the values go into the mantissa of 1024.0) and
+multiplies them with the fp16 activations in half2, summing 16 products per half in fp16 and the rest in
+fp32; a warp takes a few outputs over all their inputs and sums across its lanes, so a product is one
+launch with no shared memory. Longer prompts are compute-bound: the weight is dequantized to bf16 and
+cuBLAS multiplies. The activations go in as fp16 (``Int4CudaLinear`` casts; under ``torch.compile`` the
+cast fuses into the kernel before), the result comes out bf16.
+
+The sources are built with nvcc on first use (``kernels.build``). On a CPU the same arithmetic runs in
+PyTorch, so the layout is checked on any machine. Speed on an H200: benchmarks/int4_kernels.py and
+benchmarks/results/torchao_gpu.txt.
+"""
+
+import functools
+from pathlib import Path
+
+import torch
+
+from ..methods.torchao_gpu_tensors import int4_values, int4_words, word_values
+from .build import cuda_extension
+
+MID = 8  # tinygemm's zero point sits at the middle of 0..15
+MAX_ROWS = 16  # the most token rows the GEMV takes; more are a prompt
+OP = "compressgate::int4_cuda_linear"
+SOURCES = [Path(__file__).resolve().parent / "cuda" / name for name in ("int4_gemv.cpp", "int4_gemv.cu")]
+WORD_ORDER = (0, 2, 4, 6, 1, 3, 5, 7)  # bits 4i..4i+3 of a word hold input WORD_ORDER[i] of its eight
+
+
+def fits(shape: tuple[int, int]) -> bool:
+    """Whether the kernel takes a ``[out, in]`` weight: in % 32 (16 bytes of 4-bit values per load)."""
+    return shape[1] % 32 == 0
+
+
+def pack(parts: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The stored parts in the kernel's layout: ``weight [out, in/8]`` and ``scale_zero [out, groups]`` int32."""
+    values = int4_values(parts["qdata"])
+    rows = values.shape[0]
+    words = int4_words(values.reshape(rows, -1, 8)[..., list(WORD_ORDER)])
+    scale, zero = (parts[k].contiguous().view(torch.int16).to(torch.int32) for k in ("scale", "zero_point"))
+    return {"weight": words.contiguous(), "scale_zero": ((zero << 16) | (scale & 0xFFFF)).contiguous()}
+
+
+def unpack(weight: torch.Tensor, scale_zero: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``pack``'s inverse: ``(values [out, in] int32 0..15, scale, zero [out, groups] bf16)``."""
+    rows = weight.shape[0]
+    values = word_values(weight).reshape(rows, -1, 8)[..., torch.argsort(torch.tensor(WORD_ORDER))]
+    halves = [(scale_zero & 0xFFFF).to(torch.int16), (scale_zero >> 16).to(torch.int16)]
+    scale, zero = (h.contiguous().view(torch.bfloat16) for h in halves)
+    return values.reshape(rows, -1).to(torch.int32), scale, zero
+
+
+def dequantize(weight: torch.Tensor, scale_zero: torch.Tensor, group_size: int,
+               dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+    """The ``[out, in]`` weight ``pack``'s parts encode, in PyTorch (any device)."""
+    values, scale, zero = unpack(weight, scale_zero)
+    rows = values.shape[0]
+    w = (values.reshape(rows, -1, group_size).float() - MID) * scale.float()[..., None] + zero.float()[..., None]
+    return w.reshape(rows, -1).to(dtype)
+
+
+@functools.lru_cache(maxsize=1)
+def extension():
+    """The built kernels (``kernels.build``: built on the first call on a machine, then loaded)."""
+    return cuda_extension("int4_gemv", SOURCES, "compressgate's INT4 CUDA kernels", 15)
+
+
+ROWS_PER_WARP = (1, 2, 4)  # the outputs one warp takes that the kernel is built for (4 only up to 8 rows)
+_tuned: dict[tuple, int] = {}
+
+
+def rows_per_warp(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Tensor, group_size: int,
+                  zero: bool) -> int:
+    """How many outputs one warp takes, for this shape on this GPU: timed once per shape on its first call
+    (as Triton's autotuner does; a decoding step makes that call before any graph is captured), or 2 where
+    the call comes inside a capture. benchmarks/int4_kernels.py --sweep prints the times."""
+    rows, n = x.shape[0], weight.shape[0]
+    key = (x.device.index, rows, n, x.shape[1], group_size, zero)
+    if key in _tuned:
+        return _tuned[key]
+    choices = [r for r in ROWS_PER_WARP if n % r == 0 and not (r == 4 and rows > 8)]
+    if torch.cuda.is_current_stream_capturing():
+        return 2 if 2 in choices else 1
+    flush = torch.empty(2**27, dtype=torch.int8, device=x.device)  # over an H200's L2: the weight comes from memory
+    times = {}
+    for r in choices:
+        run = functools.partial(extension().gemv, x, weight, scale_zero, group_size, zero, r)
+        run()
+        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(5)]
+        for start, end in events:
+            flush.zero_()
+            start.record()
+            run()
+            end.record()
+        torch.cuda.synchronize(x.device)
+        times[r] = sorted(start.elapsed_time(end) for start, end in events)[len(events) // 2]
+    _tuned[key] = min(times, key=times.__getitem__)
+    return _tuned[key]
+
+
+def int4_cuda_matmul(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Tensor, group_size: int,
+                     zero: bool) -> torch.Tensor:
+    """``x [M, in] @ w.T`` into bf16 for ``pack``'s parts, ``x`` fp16 (1-16 rows) or bf16: the CUDA kernels on
+    a GPU, PyTorch elsewhere. ``zero``: whether any zero point is not 0 (otherwise the kernel skips them)."""
+    rows = x.shape[0]
+    if not x.is_cuda:
+        return (x.float() @ dequantize(weight, scale_zero, group_size, torch.float32).T).to(torch.bfloat16)
+    if rows > MAX_ROWS:
+        return torch.nn.functional.linear(x.to(torch.bfloat16), extension().dequantize(weight, scale_zero, group_size))
+    x = x.to(torch.float16).contiguous()
+    if x.data_ptr() % 16:
+        x = x.clone()
+    return extension().gemv(x, weight, scale_zero, group_size, zero,
+                            rows_per_warp(x, weight, scale_zero, group_size, zero))
+
+
+@functools.lru_cache(maxsize=1)
+def int4_cuda_linear_op():
+    """``torch.ops.compressgate.int4_cuda_linear``, registered on first use (one opaque node under compile)."""
+    op = torch.library.custom_op(OP, mutates_args=(), schema="(Tensor x, Tensor weight, Tensor scale_zero, "
+                                                             "int group_size, bool zero) -> Tensor")
+    op(int4_cuda_matmul)
+
+    @torch.library.register_fake(OP)
+    def _(x, weight, scale_zero, group_size, zero):
+        return x.new_empty((x.shape[0], weight.shape[0]), dtype=torch.bfloat16)
+
+    return torch.ops.compressgate.int4_cuda_linear.default
+
+
+class Int4CudaLinear(torch.nn.Module):
+    """An ``nn.Linear`` whose weight stays INT4 on the device (``pack``'s layout); bf16 in and out (1-16 rows
+    go to the kernel as fp16); the bias, if any, bf16."""
+
+    def __init__(self, parts: dict[str, torch.Tensor], shape: tuple[int, int], group_size: int,
+                 bias: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.out_features, self.in_features = shape
+        self.group_size = group_size
+        self.zero = bool(parts["zero_point"].any())
+        for name, tensor in pack(parts).items():
+            self.register_buffer(name, tensor)
+        self.bias = None if bias is None else torch.nn.Parameter(bias.detach(), requires_grad=False)
+        self._op = int4_cuda_linear_op()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x2 = x.reshape(-1, self.in_features)
+        if x2.shape[0] <= MAX_ROWS:
+            x2 = x2.to(torch.float16)  # outside the op, so that compile fuses the cast into the kernel before
+        y = self._op(x2, self.weight, self.scale_zero, self.group_size, self.zero)
+        y = y.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, group_size={self.group_size}, "
+                f"zero_points={self.zero}")

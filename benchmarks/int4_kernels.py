@@ -94,10 +94,10 @@ def sweep(group: int, rows_list: list[int]) -> int:
     import torch
     import triton.testing
 
-    from compressors.kernels.int4_cuda import extension, pack
+    from compressors.kernels.int4_cuda import extension, launch_configs, pack
     from compressors.methods.torchao_gpu_tensors import int4_components
 
-    print(f"{'shape':<20}{'rows':>5}" + "".join(f"{f'r={r} us':>10}{'GB/s':>7}" for r in (1, 2, 4)))
+    print("GEMV microseconds (GB/s) at each (outputs per warp, loads in flight per output)")
     for label, (n, k) in SHAPES.items():
         copies = max(2, math.ceil(2**28 / (n * k // 2)))
         parts = [pack(int4_components(torch.randn(n, k, device="cuda").to(torch.bfloat16), group))
@@ -106,13 +106,11 @@ def sweep(group: int, rows_list: list[int]) -> int:
         for rows in rows_list:
             x = torch.randn(rows, k, device="cuda").to(torch.float16)
             line = f"{label:<20}{rows:>5}"
-            for r in (1, 2, 4):
-                if rows > 8 and r == 4:
-                    continue
-                def run(r=r, x=x, parts=parts):
-                    return [extension().gemv(x, p["weight"], p["scale_zero"], group, True, r) for p in parts]
+            for config in launch_configs(rows):
+                def run(config=config, x=x, parts=parts):
+                    return [extension().gemv(x, p["weight"], p["scale_zero"], group, True, *config) for p in parts]
                 t = triton.testing.do_bench_cudagraph(run, return_mode="median") * 1e-3 / copies
-                line += f"{t * 1e6:>10.1f}{size / t / 1e9:>7.0f}"
+                line += f"  {config}: {t * 1e6:.1f} ({size / t / 1e9:.0f})"
             print(line, flush=True)
         parts = []
         torch.cuda.empty_cache()

@@ -72,9 +72,9 @@ def turns(timers: dict[str, Any], rounds: int, pause_s: float) -> dict[str, floa
     return {label: statistics.median(v) for label, v in samples.items()}
 
 
-def step_kernels(decoder: Decoder, top: int = 4) -> list[str]:
+def step_kernels(decoder: Decoder, top: int = 10) -> list[str]:
     """The GPU kernels of one decoding step (run step by step, compiled where the decoder compiles),
-    costliest first."""
+    costliest first, then how many launches the step makes in all."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
@@ -88,4 +88,5 @@ def step_kernels(decoder: Decoder, top: int = 4) -> list[str]:
 
     kernels = gpu_kernels(prof.key_averages())
     total = sum(t for _, t in kernels) or 1.0
-    return [f"{e.key[:90]} ({t / total:.0%}, x{e.count})" for e, t in kernels[:top]]
+    launches = sum(e.count for e, _ in kernels)
+    return [f"{e.key[:70]} ({t / total:.0%}, x{e.count})" for e, t in kernels[:top]] + [f"{launches} launches"]

@@ -77,26 +77,32 @@ def extension():
     return cuda_extension("int4_gemv", SOURCES, "compressgate's INT4 CUDA kernels", 15)
 
 
-ROWS_PER_WARP = (1, 2, 4)  # the outputs one warp takes that the kernel is built for (4 only up to 8 rows)
-_tuned: dict[tuple, int] = {}
+_tuned: dict[tuple, tuple[int, int]] = {}
 
 
-def rows_per_warp(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Tensor, group_size: int,
-                  zero: bool) -> int:
-    """How many outputs one warp takes, for this shape on this GPU: timed once per shape on its first call
-    (as Triton's autotuner does; a decoding step makes that call before any graph is captured), or 2 where
-    the call comes inside a capture. benchmarks/int4_kernels.py --sweep prints the times."""
+def launch_configs(rows: int) -> list[tuple[int, int]]:
+    """The (outputs per warp, loads in flight per output) pairs int4_gemv.cu builds for ``rows`` token rows."""
+    configs = [(1, 1), (2, 1), (2, 2)] + ([(4, 1)] if rows <= 8 else [])
+    return configs + ([(1, 4), (2, 4), (4, 2)] if rows <= 2 else [])
+
+
+def launch_config(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Tensor, group_size: int,
+                  zero: bool) -> tuple[int, int]:
+    """The GEMV's launch configuration for this shape on this GPU: each of ``launch_configs`` timed once per
+    shape on its first call (as Triton's autotuner does; a decoding step makes that call before any graph is
+    captured, and a call inside a capture takes (2, 1) untimed). benchmarks/int4_kernels.py --sweep prints
+    the times."""
     rows, n = x.shape[0], weight.shape[0]
     key = (x.device.index, rows, n, x.shape[1], group_size, zero)
     if key in _tuned:
         return _tuned[key]
-    choices = [r for r in ROWS_PER_WARP if n % r == 0 and not (r == 4 and rows > 8)]
+    choices = [c for c in launch_configs(rows) if n % c[0] == 0]
     if torch.cuda.is_current_stream_capturing():
-        return 2 if 2 in choices else 1
+        return (2, 1) if n % 2 == 0 else (1, 1)
     flush = torch.empty(2**27, dtype=torch.int8, device=x.device)  # over an H200's L2: the weight comes from memory
     times = {}
-    for r in choices:
-        run = functools.partial(extension().gemv, x, weight, scale_zero, group_size, zero, r)
+    for config in choices:
+        run = functools.partial(extension().gemv, x, weight, scale_zero, group_size, zero, *config)
         run()
         events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(5)]
         for start, end in events:
@@ -105,7 +111,7 @@ def rows_per_warp(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Tenso
             run()
             end.record()
         torch.cuda.synchronize(x.device)
-        times[r] = sorted(start.elapsed_time(end) for start, end in events)[len(events) // 2]
+        times[config] = sorted(start.elapsed_time(end) for start, end in events)[len(events) // 2]
     _tuned[key] = min(times, key=times.__getitem__)
     return _tuned[key]
 
@@ -123,7 +129,7 @@ def int4_cuda_matmul(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Te
     if x.data_ptr() % 16:
         x = x.clone()
     return extension().gemv(x, weight, scale_zero, group_size, zero,
-                            rows_per_warp(x, weight, scale_zero, group_size, zero))
+                            *launch_config(x, weight, scale_zero, group_size, zero))
 
 
 @functools.lru_cache(maxsize=1)
@@ -166,3 +172,79 @@ class Int4CudaLinear(torch.nn.Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, group_size={self.group_size}, "
                 f"zero_points={self.zero}")
+
+
+# Sibling layers that read one input: an attention's q/k/v and an MLP's gate/up (Llama, Mistral, Qwen, Gemma ...)
+SIBLINGS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))
+
+
+class Int4CudaSiblings(torch.nn.Module):
+    """Sibling ``Int4CudaLinear`` layers as one product over their weights stacked by output, so a decoding
+    step reads them in one launch (fewer, larger GEMVs keep more bytes in flight). The first member to see
+    an input computes every member's outputs; the others take their slice when they see the same input
+    tensor, and compute afresh when they do not, so a caller that reads them apart still gets the right
+    products."""
+
+    def __init__(self, layers: list[Int4CudaLinear]) -> None:
+        super().__init__()
+        self.in_features, self.group_size = layers[0].in_features, layers[0].group_size
+        self.sizes = [layer.out_features for layer in layers]
+        self.zero = any(layer.zero for layer in layers)
+        for name in ("weight", "scale_zero"):
+            self.register_buffer(name, torch.cat([getattr(layer, name) for layer in layers]))
+        self._op = int4_cuda_linear_op()
+        self.last: tuple[torch.Tensor, torch.Tensor] | None = None  # (input, every member's output)
+
+    def outputs(self, x: torch.Tensor, first: bool) -> torch.Tensor:
+        last = self.last
+        if first or last is None or last[0] is not x:
+            x2 = x.reshape(-1, self.in_features)
+            if x2.shape[0] <= MAX_ROWS:
+                x2 = x2.to(torch.float16)
+            y = self._op(x2, self.weight, self.scale_zero, self.group_size, self.zero)
+            self.last = last = (x, y.to(x.dtype).reshape(*x.shape[:-1], -1))
+        return last[1]
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.sizes}, group_size={self.group_size}"
+
+
+class Int4CudaSibling(torch.nn.Module):
+    """One member of ``Int4CudaSiblings``, in its layer's place: its slice of the stacked product, plus its bias."""
+
+    def __init__(self, siblings: Int4CudaSiblings, index: int, bias: torch.Tensor | None) -> None:
+        super().__init__()
+        self.index, self.in_features, self.out_features = index, siblings.in_features, siblings.sizes[index]
+        self.start = sum(siblings.sizes[:index])
+        if index == 0:
+            self.siblings = siblings  # registered once, under the first member
+        else:
+            object.__setattr__(self, "_siblings", siblings)
+        self.bias = None if bias is None else torch.nn.Parameter(bias.detach(), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        siblings: Int4CudaSiblings = self.siblings if self.index == 0 else self._siblings  # type: ignore[assignment]
+        y = siblings.outputs(x, first=self.index == 0)[..., self.start:self.start + self.out_features]
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        return f"outputs {self.start}:{self.start + self.out_features} of the stacked product"
+
+
+def fuse_siblings(model: torch.nn.Module) -> list[str]:
+    """Stack each set of ``SIBLINGS`` that are all ``Int4CudaLinear`` with one input size and group size into
+    one ``Int4CudaSiblings``; returns the parents fused."""
+    fused = []
+    for parent_name, parent in list(model.named_modules()):
+        for names in SIBLINGS:
+            found = [getattr(parent, n, None) for n in names]
+            layers = [layer for layer in found if type(layer) is Int4CudaLinear]
+            if len(layers) < len(names):
+                continue
+            if len({(layer.in_features, layer.group_size) for layer in layers}) != 1:
+                continue
+            siblings = Int4CudaSiblings(layers)
+            for index, (name, layer) in enumerate(zip(names, layers)):
+                setattr(parent, name, Int4CudaSibling(siblings, index, layer.bias))
+            fused.append(f"{parent_name}: {'/'.join(names)}")
+    return fused

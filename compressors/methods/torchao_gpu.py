@@ -50,8 +50,8 @@ INT4_KERNELS = ("tinygemm", "triton", "marlin", "cuda")
 INT4_TRITON_PATHS = ("compressgate::int4_linear: 1 row Triton GEMV (int4_triton_jit.gemv), 2-16 rows Triton fused "
                      "INT4 GEMM (gemm), more rows Triton dequantize + aten::mm")
 INT4_CUDA_PATHS = ("compressgate::int4_cuda_linear: 1-16 rows CUDA GEMV (kernels/cuda/int4_gemv.cu, fp16 "
-                   "activations), more rows CUDA dequantize + aten::mm, for every layer it takes (in % 32); any "
-                   "other INT4 layer: ")
+                   "activations), more rows CUDA dequantize + aten::mm, for every layer it takes (in % 32), "
+                   "q/k/v and gate/up stacked into one product each; any other INT4 layer: ")
 INT4_MARLIN_PATHS = ("compressgate::marlin_linear: Marlin (kernels/marlin, fp16 activations) for every layer it "
                      "takes (in % 128, out % 256); any other INT4 layer: " + INT4_TRITON_PATHS)
 
@@ -330,6 +330,8 @@ def load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool,
         parent, _, child = name.rpartition(".")
         replacement.bias = model.get_submodule(name).bias
         setattr(model.get_submodule(parent), child, replacement)
+    if layout["kind"] == "int4-weight-only" and kernel == "cuda":
+        int4_cuda.fuse_siblings(model)  # q/k/v and gate/up as one product each
     return model.eval()  # tied tensors (the aliases) share storage since from_config, so loading one filled both
 
 

@@ -12,8 +12,8 @@ from collections import Counter
 from typing import Any
 
 # The matrix products that tell which path ran (first the quantized kernels, then plain bf16 products)
-MATMUL_OPS = ("compressgate::int4_linear", "compressgate::marlin_linear", "aten::_weight_int4pack_mm",
-              "aten::_scaled_mm", "aten::_int_mm", "aten::_weight_int8pack_mm",
+MATMUL_OPS = ("compressgate::int4_linear", "compressgate::int4_cuda_linear", "compressgate::marlin_linear",
+              "aten::_weight_int4pack_mm", "aten::_scaled_mm", "aten::_int_mm", "aten::_weight_int8pack_mm",
               "aten::mm", "aten::addmm", "aten::bmm")
 
 

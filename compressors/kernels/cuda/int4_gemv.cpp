@@ -4,7 +4,7 @@
 #include <torch/extension.h>
 
 int int4_gemv_cuda(const void* x, const void* weight, const void* scale_zero, void* out, int rows, int n, int k,
-                   int group_shift, bool zero, int r, cudaStream_t stream);
+                   int group_shift, bool zero, int r, int u, cudaStream_t stream);
 void int4_dequantize_cuda(const void* weight, const void* scale_zero, void* out, int n, int k, int group_shift,
                           cudaStream_t stream);
 
@@ -31,7 +31,7 @@ void check_parts(const torch::Tensor& weight, const torch::Tensor& scale_zero, i
 }  // namespace
 
 torch::Tensor gemv(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& scale_zero,
-                   int64_t group_size, bool zero, int64_t rows_per_warp) {
+                   int64_t group_size, bool zero, int64_t rows_per_warp, int64_t loads_in_flight) {
   TORCH_CHECK(x.is_cuda() && x.scalar_type() == torch::kHalf && x.is_contiguous() && x.dim() == 2,
               "x must be a contiguous fp16 [rows, in] CUDA tensor");
   TORCH_CHECK(reinterpret_cast<uintptr_t>(x.data_ptr()) % 16 == 0, "x must be 16-byte aligned");
@@ -41,9 +41,11 @@ torch::Tensor gemv(const torch::Tensor& x, const torch::Tensor& weight, const to
   const int err = int4_gemv_cuda(x.data_ptr(), weight.data_ptr(), scale_zero.data_ptr(), out.data_ptr(),
                                  static_cast<int>(x.size(0)), static_cast<int>(weight.size(0)),
                                  static_cast<int>(x.size(1)), group_shift(group_size), zero,
-                                 static_cast<int>(rows_per_warp), at::cuda::getCurrentCUDAStream());
-  TORCH_CHECK(err == 0, "int4 gemv takes 1-16 rows, out % rows_per_warp == 0 and rows_per_warp 1, 2 or 4 (4 up to 8 ",
-              "rows); got ", x.size(0), " rows, out ", weight.size(0), ", rows_per_warp ", rows_per_warp);
+                                 static_cast<int>(rows_per_warp), static_cast<int>(loads_in_flight),
+                                 at::cuda::getCurrentCUDAStream());
+  TORCH_CHECK(err == 0, "int4 gemv takes 1-16 rows, out % rows_per_warp == 0 and the (rows_per_warp, loads_in_flight) ",
+              "pairs int4_gemv.cu builds; got ", x.size(0), " rows, out ", weight.size(0), ", (", rows_per_warp, ", ",
+              loads_in_flight, ")");
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out;
 }

@@ -64,9 +64,61 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// out[m, n] = sum_k x[m, k] * w[n, k] for m < rows <= M; a warp takes outputs row0 .. row0 + R - 1.
-// ZERO: the artifact has zero points (asymmetric), which add zero * sum(x) per group.
+// One lane's 32 inputs (load c) of R outputs against each token row's activations, into acc.
 template <int M, int R, bool ZERO>
+__device__ __forceinline__ void accumulate(const uint4 (&q)[R], const uint32_t (&p)[R], int c, const half* x, int rows,
+                                           int k, float (&acc)[M][R]) {
+  half2 h[R][16];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    word_to_half2(q[r].x, &h[r][0]);
+    word_to_half2(q[r].y, &h[r][4]);
+    word_to_half2(q[r].z, &h[r][8]);
+    word_to_half2(q[r].w, &h[r][12]);
+  }
+#pragma unroll
+  for (int m = 0; m < M; ++m) {
+    if (m >= rows) break;
+    const uint4* xp = reinterpret_cast<const uint4*>(x + static_cast<size_t>(m) * k) + c * 4;
+    half2 xv[16];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const uint4 t = __ldg(xp + i);
+      xv[4 * i] = as_half2(t.x);
+      xv[4 * i + 1] = as_half2(t.y);
+      xv[4 * i + 2] = as_half2(t.z);
+      xv[4 * i + 3] = as_half2(t.w);
+    }
+    float xsum = 0.f;
+    if (ZERO) {
+      half2 s0 = __hadd2(xv[0], xv[1]), s1 = __hadd2(xv[2], xv[3]);
+#pragma unroll
+      for (int j = 4; j < 16; j += 2) {
+        s0 = __hadd2(s0, xv[j]);
+        s1 = __hadd2(s1, xv[j + 1]);
+      }
+      const float2 f = __half22float2(__hadd2(s0, s1));
+      xsum = f.x + f.y;
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      half2 a0 = __hmul2(h[r][0], xv[0]), a1 = __hmul2(h[r][1], xv[1]);
+#pragma unroll
+      for (int j = 2; j < 16; j += 2) {
+        a0 = __hfma2(h[r][j], xv[j], a0);
+        a1 = __hfma2(h[r][j + 1], xv[j + 1], a1);
+      }
+      const float2 f = __half22float2(__hadd2(a0, a1));
+      acc[m][r] = fmaf(__uint_as_float(p[r] << 16), f.x + f.y, acc[m][r]);  // bf16 scale in the low half
+      if (ZERO) acc[m][r] = fmaf(__uint_as_float(p[r] & 0xffff0000u), xsum, acc[m][r]);  // bf16 zero, high half
+    }
+  }
+}
+
+// out[m, n] = sum_k x[m, k] * w[n, k] for m < rows <= M; a warp takes outputs row0 .. row0 + R - 1, and each
+// lane issues U loads of 16 bytes per output before it uses any (bytes in flight hide the memory's latency).
+// ZERO: the artifact has zero points (asymmetric), which add zero * sum(x) per group.
+template <int M, int R, int U, bool ZERO>
 __global__ void __launch_bounds__(kWarps * 32)
     gemv_kernel(const half* __restrict__ x, const uint4* __restrict__ weight, const uint32_t* __restrict__ scale_zero,
                 __nv_bfloat16* __restrict__ out, int rows, int n, int k, int group_shift) {
@@ -82,57 +134,23 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
     for (int r = 0; r < R; ++r) acc[m][r] = 0.f;
 
-  for (int c = lane; c < loads; c += 32) {
-    uint4 q[R];
-    uint32_t p[R];
+  for (int c0 = lane; c0 < loads; c0 += 32 * U) {
+    uint4 q[U][R];
+    uint32_t p[U][R];
 #pragma unroll
-    for (int r = 0; r < R; ++r) q[r] = load_weights(w + static_cast<size_t>(r) * loads + c);
+    for (int u = 0; u < U; ++u) {
+      const int c = c0 + 32 * u;
+      if (c < loads) {
 #pragma unroll
-    for (int r = 0; r < R; ++r) p[r] = __ldg(sz + r * groups + (c >> group_shift));
-    half2 h[R][16];
+        for (int r = 0; r < R; ++r) q[u][r] = load_weights(w + static_cast<size_t>(r) * loads + c);
 #pragma unroll
-    for (int r = 0; r < R; ++r) {
-      word_to_half2(q[r].x, &h[r][0]);
-      word_to_half2(q[r].y, &h[r][4]);
-      word_to_half2(q[r].z, &h[r][8]);
-      word_to_half2(q[r].w, &h[r][12]);
+        for (int r = 0; r < R; ++r) p[u][r] = __ldg(sz + r * groups + (c >> group_shift));
+      }
     }
 #pragma unroll
-    for (int m = 0; m < M; ++m) {
-      if (m >= rows) break;
-      const uint4* xp = reinterpret_cast<const uint4*>(x + static_cast<size_t>(m) * k) + c * 4;
-      half2 xv[16];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const uint4 t = __ldg(xp + i);
-        xv[4 * i] = as_half2(t.x);
-        xv[4 * i + 1] = as_half2(t.y);
-        xv[4 * i + 2] = as_half2(t.z);
-        xv[4 * i + 3] = as_half2(t.w);
-      }
-      float xsum = 0.f;
-      if (ZERO) {
-        half2 s0 = __hadd2(xv[0], xv[1]), s1 = __hadd2(xv[2], xv[3]);
-#pragma unroll
-        for (int j = 4; j < 16; j += 2) {
-          s0 = __hadd2(s0, xv[j]);
-          s1 = __hadd2(s1, xv[j + 1]);
-        }
-        const float2 f = __half22float2(__hadd2(s0, s1));
-        xsum = f.x + f.y;
-      }
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        half2 a0 = __hmul2(h[r][0], xv[0]), a1 = __hmul2(h[r][1], xv[1]);
-#pragma unroll
-        for (int j = 2; j < 16; j += 2) {
-          a0 = __hfma2(h[r][j], xv[j], a0);
-          a1 = __hfma2(h[r][j + 1], xv[j + 1], a1);
-        }
-        const float2 f = __half22float2(__hadd2(a0, a1));
-        acc[m][r] = fmaf(__uint_as_float(p[r] << 16), f.x + f.y, acc[m][r]);  // bf16 scale in the low half
-        if (ZERO) acc[m][r] = fmaf(__uint_as_float(p[r] & 0xffff0000u), xsum, acc[m][r]);  // bf16 zero, high half
-      }
+    for (int u = 0; u < U; ++u) {
+      const int c = c0 + 32 * u;
+      if (c < loads) accumulate<M, R, ZERO>(q[u], p[u], c, x, rows, k, acc);
     }
   }
 #pragma unroll
@@ -166,48 +184,55 @@ __global__ void dequantize_kernel(const uint32_t* __restrict__ weight, const uin
   *reinterpret_cast<uint4*>(out + i * 8) = *reinterpret_cast<const uint4*>(v);
 }
 
-template <int M, int R>
-void launch_gemv(const void* x, const void* weight, const void* scale_zero, void* out, int rows, int n, int k,
-                 int group_shift, bool zero, cudaStream_t stream) {
+template <int M, int R, int U>
+int launch_gemv(const void* x, const void* weight, const void* scale_zero, void* out, int rows, int n, int k,
+                int group_shift, bool zero, cudaStream_t stream) {
   const int blocks = (n + kWarps * R - 1) / (kWarps * R);
   const auto* xp = static_cast<const half*>(x);
   const auto* wp = static_cast<const uint4*>(weight);
   const auto* sp = static_cast<const uint32_t*>(scale_zero);
   auto* op = static_cast<__nv_bfloat16*>(out);
   if (zero)
-    gemv_kernel<M, R, true><<<blocks, kWarps * 32, 0, stream>>>(xp, wp, sp, op, rows, n, k, group_shift);
+    gemv_kernel<M, R, U, true><<<blocks, kWarps * 32, 0, stream>>>(xp, wp, sp, op, rows, n, k, group_shift);
   else
-    gemv_kernel<M, R, false><<<blocks, kWarps * 32, 0, stream>>>(xp, wp, sp, op, rows, n, k, group_shift);
+    gemv_kernel<M, R, U, false><<<blocks, kWarps * 32, 0, stream>>>(xp, wp, sp, op, rows, n, k, group_shift);
+  return 0;
 }
 
+// The (outputs per warp, loads in flight per output) pairs built for each row bound M
 template <int M>
-int launch_rows(int r, const void* x, const void* weight, const void* scale_zero, void* out, int rows, int n, int k,
-                int group_shift, bool zero, cudaStream_t stream) {
-  switch (r) {
-    case 1: launch_gemv<M, 1>(x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream); return 0;
-    case 2: launch_gemv<M, 2>(x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream); return 0;
-    case 4:
-      if constexpr (M <= 8) {
-        launch_gemv<M, 4>(x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
-        return 0;
-      }
-      return 1;
-    default: return 1;
+int launch_rows(int r, int u, const void* x, const void* weight, const void* scale_zero, void* out, int rows, int n,
+                int k, int group_shift, bool zero, cudaStream_t stream) {
+#define GEMV_CASE(R, U) \
+  if (r == R && u == U) return launch_gemv<M, R, U>(x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
+  GEMV_CASE(1, 1)
+  GEMV_CASE(2, 1)
+  GEMV_CASE(2, 2)
+  if constexpr (M <= 8) {
+    GEMV_CASE(4, 1)
   }
+  if constexpr (M <= 2) {
+    GEMV_CASE(1, 4)
+    GEMV_CASE(2, 4)
+    GEMV_CASE(4, 2)
+  }
+#undef GEMV_CASE
+  return 1;
 }
 
 }  // namespace
 
 // rows <= 16 token rows of fp16 activations [rows, k] times the packed weight, into bf16 [rows, n]; r outputs per
-// warp (1, 2, 4; 4 only up to 8 rows). Returns 0, or 1 for a shape or configuration it does not take.
+// warp, u loads in flight per output (launch_rows lists the pairs built). Returns 0, or 1 for a shape or
+// configuration it does not take.
 int int4_gemv_cuda(const void* x, const void* weight, const void* scale_zero, void* out, int rows, int n, int k,
-                   int group_shift, bool zero, int r, cudaStream_t stream) {
-  if (rows < 1 || rows > 16 || n % r != 0 || k % kInputsPerLoad != 0) return 1;
-  if (rows == 1) return launch_rows<1>(r, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
-  if (rows == 2) return launch_rows<2>(r, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
-  if (rows <= 4) return launch_rows<4>(r, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
-  if (rows <= 8) return launch_rows<8>(r, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
-  return launch_rows<16>(r, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
+                   int group_shift, bool zero, int r, int u, cudaStream_t stream) {
+  if (rows < 1 || rows > 16 || r < 1 || n % r != 0 || k % kInputsPerLoad != 0) return 1;
+  if (rows == 1) return launch_rows<1>(r, u, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
+  if (rows == 2) return launch_rows<2>(r, u, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
+  if (rows <= 4) return launch_rows<4>(r, u, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
+  if (rows <= 8) return launch_rows<8>(r, u, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
+  return launch_rows<16>(r, u, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
 }
 
 void int4_dequantize_cuda(const void* weight, const void* scale_zero, void* out, int n, int k, int group_shift,

@@ -122,18 +122,22 @@ def test_the_kernels_compute_the_dequantized_product_on_the_gpu(rows: int, n: in
 
 
 @needs_cuda
-@pytest.mark.parametrize("rows_per_warp", [1, 2, 4])
-def test_every_rows_per_warp_gives_the_same_product(rows_per_warp: int) -> None:
+@pytest.mark.parametrize("rows", [1, 2, 3, 8, 16])
+def test_every_launch_configuration_gives_the_product(rows: int) -> None:
     import torch
 
-    from compressors.kernels.int4_cuda import extension
+    from compressors.kernels.int4_cuda import extension, launch_configs
 
-    stored, _ = parts(1024, 512, 128, seed=11, device="cuda")
+    stored, _ = parts(1024, 4000 // 32 * 32 + 32 * 5, 32, seed=11, device="cuda")  # loads that U does not divide
     packed = pack(stored)
-    x = torch.randn(4, 512, device="cuda").to(torch.float16)
-    expected = x.double() @ dequantize(packed["weight"], packed["scale_zero"], 128, torch.float64).T
-    out = extension().gemv(x, packed["weight"], packed["scale_zero"], 128, True, rows_per_warp)
-    assert float((out.double() - expected).norm() / expected.norm()) < 5e-3
+    k = packed["weight"].shape[1] * 8
+    x = torch.randn(rows, k, device="cuda").to(torch.float16)
+    expected = x.double() @ dequantize(packed["weight"], packed["scale_zero"], 32, torch.float64).T
+    for config in launch_configs(rows):
+        out = extension().gemv(x, packed["weight"], packed["scale_zero"], 32, True, *config)
+        assert float((out.double() - expected).norm() / expected.norm()) < 5e-3, config
+    with pytest.raises(RuntimeError, match="rows_per_warp"):
+        extension().gemv(x, packed["weight"], packed["scale_zero"], 32, True, 3, 1)
 
 
 @needs_cuda
@@ -155,3 +159,63 @@ def test_the_layer_replays_in_a_cuda_graph_after_compile() -> None:
     torch.cuda.synchronize()
     assert out.dtype == torch.bfloat16
     assert float((out.double() - expected).norm() / expected.norm()) < 1e-2
+
+
+def tiny_int4_llama():
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from compressors.methods.torchao_gpu_tensors import int4_components
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, attention_bias=True)
+    model = LlamaForCausalLM(config).to(torch.bfloat16).eval()
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, torch.nn.Linear) and name != "lm_head":
+                layer = Int4CudaLinear(int4_components(child.weight.detach(), 32), tuple(child.weight.shape), 32)
+                layer.bias = child.bias
+                setattr(module, name, layer)
+    return model
+
+
+def test_siblings_fused_compute_what_the_layers_did_eager_and_compiled() -> None:
+    import torch
+    from torch.profiler import profile
+
+    from compressors.kernels.int4_cuda import Int4CudaSibling, fuse_siblings
+
+    model = tiny_int4_llama()
+    ids = torch.randint(0, 128, (1, 8), generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        unfused = model(ids).logits
+        assert fuse_siblings(model) == ["model.layers.0.self_attn: q_proj/k_proj/v_proj",
+                                        "model.layers.0.mlp: gate_proj/up_proj",
+                                        "model.layers.1.self_attn: q_proj/k_proj/v_proj",
+                                        "model.layers.1.mlp: gate_proj/up_proj"]
+        attention = model.model.layers[0].self_attn
+        assert type(attention.k_proj) is Int4CudaSibling and attention.k_proj.bias is not None  # q/k/v biases kept
+        assert torch.equal(model(ids).logits, unfused)
+        compiled = torch.compile(model, fullgraph=True)  # no graph break: the shared product traces
+        assert float((compiled(ids).logits.float() - unfused.float()).abs().max()) < 0.05
+        with profile() as prof:
+            compiled(ids)
+    calls = sum(e.count for e in prof.key_averages() if e.key == "compressgate::int4_cuda_linear")
+    assert calls == 2 * 4  # per layer: q/k/v, o, gate/up, down
+
+
+def test_a_sibling_called_alone_computes_its_own_product() -> None:
+    import torch
+
+    from compressors.kernels.int4_cuda import fuse_siblings
+
+    model = tiny_int4_llama()
+    mlp = model.model.layers[0].mlp
+    x = torch.randn(3, 64).to(torch.bfloat16)
+    with torch.inference_mode():
+        expected_up = mlp.up_proj(x)
+        fuse_siblings(model)
+        mlp.gate_proj(torch.randn(3, 64).to(torch.bfloat16))  # a different input tensor first
+        assert torch.equal(mlp.up_proj(x), expected_up)
+        assert torch.equal(mlp.up_proj(x.clone()), expected_up)

@@ -29,7 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SHAPES = {"q/k/v/o 4096x4096": (4096, 4096), "gate/up 11008x4096": (11008, 4096),
-          "down 4096x11008": (4096, 11008), "head 32000x4096": (32000, 4096)}
+          "down 4096x11008": (4096, 11008), "head 32000x4096": (32000, 4096),
+          "q+k+v 12288x4096": (12288, 4096), "gate+up 22016x4096": (22016, 4096)}  # the last two: stacked siblings
 
 
 def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> list[str]:

@@ -77,43 +77,21 @@ def extension():
     return cuda_extension("int4_gemv", SOURCES, "compressgate's INT4 CUDA kernels", 15)
 
 
-_tuned: dict[tuple, tuple[int, int]] = {}
-
-
 def launch_configs(rows: int) -> list[tuple[int, int]]:
     """The (outputs per warp, loads in flight per output) pairs int4_gemv.cu builds for ``rows`` token rows."""
     configs = [(1, 1), (2, 1), (2, 2)] + ([(4, 1)] if rows <= 8 else [])
     return configs + ([(1, 4), (2, 4), (4, 2)] if rows <= 2 else [])
 
 
-def launch_config(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Tensor, group_size: int,
-                  zero: bool) -> tuple[int, int]:
-    """The GEMV's launch configuration for this shape on this GPU: each of ``launch_configs`` timed once per
-    shape on its first call (as Triton's autotuner does; a decoding step makes that call before any graph is
-    captured, and a call inside a capture takes (2, 1) untimed). benchmarks/int4_kernels.py --sweep prints
-    the times."""
-    rows, n = x.shape[0], weight.shape[0]
-    key = (x.device.index, rows, n, x.shape[1], group_size, zero)
-    if key in _tuned:
-        return _tuned[key]
-    choices = [c for c in launch_configs(rows) if n % c[0] == 0]
-    if torch.cuda.is_current_stream_capturing():
-        return (2, 1) if n % 2 == 0 else (1, 1)
-    flush = torch.empty(2**27, dtype=torch.int8, device=x.device)  # over an H200's L2: the weight comes from memory
-    times = {}
-    for config in choices:
-        run = functools.partial(extension().gemv, x, weight, scale_zero, group_size, zero, *config)
-        run()
-        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(5)]
-        for start, end in events:
-            flush.zero_()
-            start.record()
-            run()
-            end.record()
-        torch.cuda.synchronize(x.device)
-        times[config] = sorted(start.elapsed_time(end) for start, end in events)[len(events) // 2]
-    _tuned[key] = min(times, key=times.__getitem__)
-    return _tuned[key]
+def launch_config(rows: int, out_features: int, in_features: int) -> tuple[int, int]:
+    """The GEMV's launch configuration: the fastest on an H200 for a 7B's shapes (benchmarks/int4_kernels.py
+    --sweep): at 1-2 rows four outputs per warp, two loads each in flight, where the outputs are many (two
+    loads for two outputs where each output's row is long); 3-8 rows four outputs, one load; more, two and two."""
+    if rows <= 2:
+        config = (4, 2) if out_features >= 2 * in_features else (2, 2)
+    else:
+        config = (4, 1) if rows <= 8 else (2, 2)
+    return config if out_features % config[0] == 0 else (1, 1)
 
 
 def int4_cuda_matmul(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Tensor, group_size: int,
@@ -128,8 +106,7 @@ def int4_cuda_matmul(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Te
     x = x.to(torch.float16).contiguous()
     if x.data_ptr() % 16:
         x = x.clone()
-    return extension().gemv(x, weight, scale_zero, group_size, zero,
-                            *launch_config(x, weight, scale_zero, group_size, zero))
+    return extension().gemv(x, weight, scale_zero, group_size, zero, *launch_config(rows, weight.shape[0], x.shape[1]))
 
 
 @functools.lru_cache(maxsize=1)

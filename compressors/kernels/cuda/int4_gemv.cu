@@ -64,60 +64,105 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// One lane's 32 inputs (load c) of R outputs against each token row's activations, into acc.
+// 32 activations (16 bytes of weights' worth) as half2 pairs
+__device__ __forceinline__ void load_x(const half* x, int c, half2 (&xv)[16]) {
+  const uint4* xp = reinterpret_cast<const uint4*>(x) + c * 4;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const uint4 t = __ldg(xp + i);
+    xv[4 * i] = as_half2(t.x);
+    xv[4 * i + 1] = as_half2(t.y);
+    xv[4 * i + 2] = as_half2(t.z);
+    xv[4 * i + 3] = as_half2(t.w);
+  }
+}
+
+__device__ __forceinline__ float sum_x(const half2 (&xv)[16]) {
+  half2 s0 = __hadd2(xv[0], xv[1]), s1 = __hadd2(xv[2], xv[3]);
+#pragma unroll
+  for (int j = 4; j < 16; j += 2) {
+    s0 = __hadd2(s0, xv[j]);
+    s1 = __hadd2(s1, xv[j + 1]);
+  }
+  const float2 f = __half22float2(__hadd2(s0, s1));
+  return f.x + f.y;
+}
+
+__device__ __forceinline__ void dequantize(const uint4& q, half2 (&h)[16]) {
+  word_to_half2(q.x, &h[0]);
+  word_to_half2(q.y, &h[4]);
+  word_to_half2(q.z, &h[8]);
+  word_to_half2(q.w, &h[12]);
+}
+
+// sum of 32 products: 16 per half in fp16, the two halves in fp32
+__device__ __forceinline__ float dot(const half2 (&h)[16], const half2 (&xv)[16]) {
+  half2 a0 = __hmul2(h[0], xv[0]), a1 = __hmul2(h[1], xv[1]);
+#pragma unroll
+  for (int j = 2; j < 16; j += 2) {
+    a0 = __hfma2(h[j], xv[j], a0);
+    a1 = __hfma2(h[j + 1], xv[j + 1], a1);
+  }
+  const float2 f = __half22float2(__hadd2(a0, a1));
+  return f.x + f.y;
+}
+
+// acc += the group's scale (low half of p, bf16) x the sum, and its zero point (high half) x sum(x)
+template <bool ZERO>
+__device__ __forceinline__ float apply_group(float acc, uint32_t p, float d, float xsum) {
+  acc = fmaf(__uint_as_float(p << 16), d, acc);
+  return ZERO ? fmaf(__uint_as_float(p & 0xffff0000u), xsum, acc) : acc;
+}
+
+// One lane's 32 inputs (load c) of R outputs against each token row's activations, into acc
 template <int M, int R, bool ZERO>
 __device__ __forceinline__ void accumulate(const uint4 (&q)[R], const uint32_t (&p)[R], int c, const half* x, int rows,
                                            int k, float (&acc)[M][R]) {
-  half2 h[R][16];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    word_to_half2(q[r].x, &h[r][0]);
-    word_to_half2(q[r].y, &h[r][4]);
-    word_to_half2(q[r].z, &h[r][8]);
-    word_to_half2(q[r].w, &h[r][12]);
-  }
-#pragma unroll
-  for (int m = 0; m < M; ++m) {
-    if (m >= rows) break;
-    const uint4* xp = reinterpret_cast<const uint4*>(x + static_cast<size_t>(m) * k) + c * 4;
+  if constexpr (M == 1) {  // one token row: dequantize one output at a time (fewer registers)
     half2 xv[16];
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const uint4 t = __ldg(xp + i);
-      xv[4 * i] = as_half2(t.x);
-      xv[4 * i + 1] = as_half2(t.y);
-      xv[4 * i + 2] = as_half2(t.z);
-      xv[4 * i + 3] = as_half2(t.w);
-    }
-    float xsum = 0.f;
-    if (ZERO) {
-      half2 s0 = __hadd2(xv[0], xv[1]), s1 = __hadd2(xv[2], xv[3]);
-#pragma unroll
-      for (int j = 4; j < 16; j += 2) {
-        s0 = __hadd2(s0, xv[j]);
-        s1 = __hadd2(s1, xv[j + 1]);
-      }
-      const float2 f = __half22float2(__hadd2(s0, s1));
-      xsum = f.x + f.y;
-    }
+    load_x(x, c, xv);
+    const float xsum = ZERO ? sum_x(xv) : 0.f;
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-      half2 a0 = __hmul2(h[r][0], xv[0]), a1 = __hmul2(h[r][1], xv[1]);
+      half2 h[16];
+      dequantize(q[r], h);
+      acc[0][r] = apply_group<ZERO>(acc[0][r], p[r], dot(h, xv), xsum);
+    }
+  } else {  // several: dequantize each output once for all rows
+    half2 h[R][16];
 #pragma unroll
-      for (int j = 2; j < 16; j += 2) {
-        a0 = __hfma2(h[r][j], xv[j], a0);
-        a1 = __hfma2(h[r][j + 1], xv[j + 1], a1);
-      }
-      const float2 f = __half22float2(__hadd2(a0, a1));
-      acc[m][r] = fmaf(__uint_as_float(p[r] << 16), f.x + f.y, acc[m][r]);  // bf16 scale in the low half
-      if (ZERO) acc[m][r] = fmaf(__uint_as_float(p[r] & 0xffff0000u), xsum, acc[m][r]);  // bf16 zero, high half
+    for (int r = 0; r < R; ++r) dequantize(q[r], h[r]);
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+      if (m >= rows) break;
+      half2 xv[16];
+      load_x(x + static_cast<size_t>(m) * k, c, xv);
+      const float xsum = ZERO ? sum_x(xv) : 0.f;
+#pragma unroll
+      for (int r = 0; r < R; ++r) acc[m][r] = apply_group<ZERO>(acc[m][r], p[r], dot(h[r], xv), xsum);
     }
   }
 }
 
-// out[m, n] = sum_k x[m, k] * w[n, k] for m < rows <= M; a warp takes outputs row0 .. row0 + R - 1, and each
-// lane issues U loads of 16 bytes per output before it uses any (bytes in flight hide the memory's latency).
-// ZERO: the artifact has zero points (asymmetric), which add zero * sum(x) per group.
+// The U loads of 16 bytes per output (and their groups' scales) that start at load c0, where they exist
+template <int R, int U>
+__device__ __forceinline__ void load_stage(const uint4* w, const uint32_t* sz, int loads, int groups, int group_shift,
+                                           int c0, uint4 (&q)[U][R], uint32_t (&p)[U][R]) {
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+    const int c = c0 + 32 * u;
+    if (c < loads) {
+#pragma unroll
+      for (int r = 0; r < R; ++r) q[u][r] = load_weights(w + static_cast<size_t>(r) * loads + c);
+#pragma unroll
+      for (int r = 0; r < R; ++r) p[u][r] = __ldg(sz + r * groups + (c >> group_shift));
+    }
+  }
+}
+
+// out[m, n] = sum_k x[m, k] * w[n, k] for m < rows <= M; a warp takes outputs row0 .. row0 + R - 1. Each lane
+// issues U loads of 16 bytes per output at a time, and the next U before it uses the last (bytes in flight
+// hide the memory's latency). ZERO: the artifact has zero points (asymmetric), which add zero * sum(x) per group.
 template <int M, int R, int U, bool ZERO>
 __global__ void __launch_bounds__(kWarps * 32)
     gemv_kernel(const half* __restrict__ x, const uint4* __restrict__ weight, const uint32_t* __restrict__ scale_zero,
@@ -134,24 +179,25 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
     for (int r = 0; r < R; ++r) acc[m][r] = 0.f;
 
+  uint4 q[U][R];
+  uint32_t p[U][R];
+  load_stage<R, U>(w, sz, loads, groups, group_shift, lane, q, p);
   for (int c0 = lane; c0 < loads; c0 += 32 * U) {
-    uint4 q[U][R];
-    uint32_t p[U][R];
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int c = c0 + 32 * u;
-      if (c < loads) {
-#pragma unroll
-        for (int r = 0; r < R; ++r) q[u][r] = load_weights(w + static_cast<size_t>(r) * loads + c);
-#pragma unroll
-        for (int r = 0; r < R; ++r) p[u][r] = __ldg(sz + r * groups + (c >> group_shift));
-      }
-    }
+    uint4 qn[U][R];
+    uint32_t pn[U][R];
+    load_stage<R, U>(w, sz, loads, groups, group_shift, c0 + 32 * U, qn, pn);
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int c = c0 + 32 * u;
       if (c < loads) accumulate<M, R, ZERO>(q[u], p[u], c, x, rows, k, acc);
     }
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        q[u][r] = qn[u][r];
+        p[u][r] = pn[u][r];
+      }
   }
 #pragma unroll
   for (int m = 0; m < M; ++m) {

@@ -219,3 +219,12 @@ def test_a_sibling_called_alone_computes_its_own_product() -> None:
         mlp.gate_proj(torch.randn(3, 64).to(torch.bfloat16))  # a different input tensor first
         assert torch.equal(mlp.up_proj(x), expected_up)
         assert torch.equal(mlp.up_proj(x.clone()), expected_up)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 8, 9, 16])
+@pytest.mark.parametrize(("n", "k"), [(4096, 4096), (22016, 4096), (4096, 11008), (4098, 256), (4097, 512)])
+def test_the_launch_configuration_is_one_the_kernel_builds(rows: int, n: int, k: int) -> None:
+    from compressors.kernels.int4_cuda import launch_config, launch_configs
+
+    r, u = launch_config(rows, n, k)
+    assert (r, u) in launch_configs(rows) and n % r == 0

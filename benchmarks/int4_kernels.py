@@ -72,7 +72,7 @@ def time_shape(label: str, n: int, k: int, rows_list: list[int], group: int) -> 
                 lambda x=x: [int4_matmul(x, p["words"], p["scale"], p["zero_point"], group) for p in parts],
                 lambda x=x: [torch.nn.functional.linear(x, w) for w in packed],
                 lambda x=x16: [marlin_matmul(x, m.weight, m.scale, m.workspace) for m in marlin],
-                lambda x=x16 if rows <= 16 else x: [int4_cuda_matmul(x, c.weight, c.scale_zero, group, c.zero)
+                lambda x=x16 if rows <= 8 else x: [int4_cuda_matmul(x, c.weight, c.scale_zero, group, c.zero)
                                                     for c in cuda])
         bf16, ours, tiny, marl, cu = (triton.testing.do_bench_cudagraph(fn, return_mode="median") * 1e-3 / copies
                                   for fn in runs)
@@ -95,7 +95,7 @@ def sweep(group: int, rows_list: list[int]) -> int:
     import torch
     import triton.testing
 
-    from compressors.kernels.int4_cuda import extension, launch_configs, pack
+    from compressors.kernels.int4_cuda import gemv, launch_configs, pack
     from compressors.methods.torchao_gpu_tensors import int4_components
 
     print("GEMV microseconds (GB/s) at each (outputs per warp, loads in flight per output)")
@@ -109,7 +109,7 @@ def sweep(group: int, rows_list: list[int]) -> int:
             line = f"{label:<20}{rows:>5}"
             for config in launch_configs(rows):
                 def run(config=config, x=x, parts=parts):
-                    return [extension().gemv(x, p["weight"], p["scale_zero"], group, True, *config) for p in parts]
+                    return [gemv(x, p["weight"], p["scale_zero"], group, True, config) for p in parts]
                 t = triton.testing.do_bench_cudagraph(run, return_mode="median") * 1e-3 / copies
                 line += f"  {config}: {t * 1e6:.1f} ({size / t / 1e9:.0f})"
             print(line, flush=True)

@@ -11,12 +11,12 @@ inputs, ``w = (q - 8) * scale + zero`` (tinygemm's arithmetic; symmetric artifac
 * ``scale_zero [out, groups]`` int32, the bf16 scale in the low half and the bf16 zero point in the high
   half, one 4-byte load per group.
 
-1-16 token rows (decoding) run the GEMV: each lane reads 16 bytes of one output's weights at a time,
+1-8 token rows (decoding) run the GEMV: each lane reads 16 bytes of one output's weights at a time,
 dequantizes them in registers (no conversion instruction: the values go into the mantissa of 1024.0) and
 multiplies them with the fp16 activations in half2, summing 16 products per half in fp16 and the rest in
 fp32; a warp takes a few outputs over all their inputs and sums across its lanes, so a product is one
-launch with no shared memory. Longer prompts are compute-bound: the weight is dequantized to bf16 and
-cuBLAS multiplies. The activations go in as fp16 (``Int4CudaLinear`` casts; under ``torch.compile`` the
+launch with no shared memory. More rows than 8 make the GEMV's fp16 arithmetic the bound (16 rows: 0.23-0.36x
+bf16 on an H200), and prompts are compute-bound: the weight is dequantized to bf16 and cuBLAS multiplies. The activations go in as fp16 (``Int4CudaLinear`` casts; under ``torch.compile`` the
 cast fuses into the kernel before), the result comes out bf16.
 
 The sources are built with nvcc on first use (``kernels.build``). On a CPU the same arithmetic runs in
@@ -33,7 +33,7 @@ from ..methods.torchao_gpu_tensors import int4_values, int4_words, word_values
 from .build import cuda_extension
 
 MID = 8  # tinygemm's zero point sits at the middle of 0..15
-MAX_ROWS = 16  # the most token rows the GEMV takes; more are a prompt
+MAX_ROWS = 8  # the most token rows the GEMV takes: beyond, dequantize + cuBLAS is faster (H200)
 OP = "compressgate::int4_cuda_linear"
 SOURCES = [Path(__file__).resolve().parent / "cuda" / name for name in ("int4_gemv.cpp", "int4_gemv.cu")]
 WORD_ORDER = (0, 2, 4, 6, 1, 3, 5, 7)  # bits 4i..4i+3 of a word hold input WORD_ORDER[i] of its eight
@@ -79,24 +79,37 @@ def extension():
 
 def launch_configs(rows: int) -> list[tuple[int, int]]:
     """The (outputs per warp, loads in flight per output) pairs int4_gemv.cu builds for ``rows`` token rows."""
-    configs = [(1, 1), (2, 1), (2, 2)] + ([(4, 1)] if rows <= 8 else [])
-    return configs + ([(1, 4), (2, 4), (4, 2)] if rows <= 2 else [])
+    return [(1, 1), (2, 1), (2, 2), (4, 1)] + ([(1, 4), (2, 4), (4, 2)] if rows <= 2 else [])
 
 
 def launch_config(rows: int, out_features: int, in_features: int) -> tuple[int, int]:
-    """The GEMV's launch configuration: the fastest on an H200 for a 7B's shapes (benchmarks/int4_kernels.py
-    --sweep): at 1-2 rows four outputs per warp, two loads each in flight, where the outputs are many (two
-    loads for two outputs where each output's row is long); 3-8 rows four outputs, one load; more, two and two."""
-    if rows <= 2:
-        config = (4, 2) if out_features >= 2 * in_features else (2, 2)
+    """The GEMV's launch configuration, the fastest of benchmarks/int4_kernels.py --sweep on an H200 for a 7B's
+    shapes: four outputs per warp and one stage of loads where the outputs are many (q+k+v, gate+up, the head),
+    two outputs and two loads where each output's inputs are many (down), and two and one between."""
+    if out_features >= 2 * in_features or rows > 2:
+        config = (4, 1)
+    elif in_features > out_features:
+        config = (2, 2) if rows == 1 else (4, 2)
     else:
-        config = (4, 1) if rows <= 8 else (2, 2)
+        config = (2, 1) if rows == 1 else (4, 2)
     return config if out_features % config[0] == 0 else (1, 1)
+
+
+def gemv(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Tensor, group_size: int, zero: bool,
+         config: tuple[int, int] | None = None) -> torch.Tensor:
+    """The GEMV on 1-8 fp16 token rows (CUDA tensors), into bf16: ``config`` one of ``launch_configs``
+    (default ``launch_config``)."""
+    rows, n = x.shape[0], weight.shape[0]
+    config = config or launch_config(rows, n, x.shape[1])
+    if not 1 <= rows <= MAX_ROWS or config not in launch_configs(rows) or n % config[0]:
+        raise ValueError(f"the INT4 GEMV takes 1-{MAX_ROWS} rows and one of {launch_configs(max(rows, 1))} with "
+                         f"out % outputs per warp == 0; got {rows} rows, out {n}, config {config}")
+    return extension().gemv(x, weight, scale_zero, group_size, zero, *config)
 
 
 def int4_cuda_matmul(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Tensor, group_size: int,
                      zero: bool) -> torch.Tensor:
-    """``x [M, in] @ w.T`` into bf16 for ``pack``'s parts, ``x`` fp16 (1-16 rows) or bf16: the CUDA kernels on
+    """``x [M, in] @ w.T`` into bf16 for ``pack``'s parts, ``x`` fp16 (1-8 rows) or bf16: the CUDA kernels on
     a GPU, PyTorch elsewhere. ``zero``: whether any zero point is not 0 (otherwise the kernel skips them)."""
     rows = x.shape[0]
     if not x.is_cuda:
@@ -106,7 +119,7 @@ def int4_cuda_matmul(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Te
     x = x.to(torch.float16).contiguous()
     if x.data_ptr() % 16:
         x = x.clone()
-    return extension().gemv(x, weight, scale_zero, group_size, zero, *launch_config(rows, weight.shape[0], x.shape[1]))
+    return gemv(x, weight, scale_zero, group_size, zero)
 
 
 @functools.lru_cache(maxsize=1)
@@ -124,7 +137,7 @@ def int4_cuda_linear_op():
 
 
 class Int4CudaLinear(torch.nn.Module):
-    """An ``nn.Linear`` whose weight stays INT4 on the device (``pack``'s layout); bf16 in and out (1-16 rows
+    """An ``nn.Linear`` whose weight stays INT4 on the device (``pack``'s layout); bf16 in and out (1-8 rows
     go to the kernel as fp16); the bias, if any, bf16."""
 
     def __init__(self, parts: dict[str, torch.Tensor], shape: tuple[int, int], group_size: int,

@@ -43,7 +43,7 @@ torch::Tensor gemv(const torch::Tensor& x, const torch::Tensor& weight, const to
                                  static_cast<int>(x.size(1)), group_shift(group_size), zero,
                                  static_cast<int>(rows_per_warp), static_cast<int>(loads_in_flight),
                                  at::cuda::getCurrentCUDAStream());
-  TORCH_CHECK(err == 0, "int4 gemv takes 1-16 rows, out % rows_per_warp == 0 and the (rows_per_warp, loads_in_flight) ",
+  TORCH_CHECK(err == 0, "int4 gemv takes 1-8 rows, out % rows_per_warp == 0 and the (rows_per_warp, loads_in_flight) ",
               "pairs int4_gemv.cu builds; got ", x.size(0), " rows, out ", weight.size(0), ", (", rows_per_warp, ", ",
               loads_in_flight, ")");
   C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -61,6 +61,6 @@ torch::Tensor dequantize(const torch::Tensor& weight, const torch::Tensor& scale
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("gemv", &gemv, "INT4 weight-only product for 1-16 fp16 token rows, bf16 out");
+  m.def("gemv", &gemv, "INT4 weight-only product for 1-8 fp16 token rows, bf16 out");
   m.def("dequantize", &dequantize, "the bf16 [out, in] weight of the packed parts");
 }

@@ -1,4 +1,4 @@
-// INT4 weight-only products for 1-16 token rows, and the dequantization for longer prompts
+// INT4 weight-only products for 1-8 token rows, and the dequantization for more
 // (compressors/kernels/int4_cuda.py describes the layout and says when each runs).
 //
 // The weight is [out, in] with eight 4-bit values to an int32 word along `in` (an output's inputs
@@ -254,9 +254,7 @@ int launch_rows(int r, int u, const void* x, const void* weight, const void* sca
   GEMV_CASE(1, 1)
   GEMV_CASE(2, 1)
   GEMV_CASE(2, 2)
-  if constexpr (M <= 8) {
-    GEMV_CASE(4, 1)
-  }
+  GEMV_CASE(4, 1)
   if constexpr (M <= 2) {
     GEMV_CASE(1, 4)
     GEMV_CASE(2, 4)
@@ -268,17 +266,16 @@ int launch_rows(int r, int u, const void* x, const void* weight, const void* sca
 
 }  // namespace
 
-// rows <= 16 token rows of fp16 activations [rows, k] times the packed weight, into bf16 [rows, n]; r outputs per
+// rows <= 8 token rows of fp16 activations [rows, k] times the packed weight, into bf16 [rows, n]; r outputs per
 // warp, u loads in flight per output (launch_rows lists the pairs built). Returns 0, or 1 for a shape or
 // configuration it does not take.
 int int4_gemv_cuda(const void* x, const void* weight, const void* scale_zero, void* out, int rows, int n, int k,
                    int group_shift, bool zero, int r, int u, cudaStream_t stream) {
-  if (rows < 1 || rows > 16 || r < 1 || n % r != 0 || k % kInputsPerLoad != 0) return 1;
+  if (rows < 1 || rows > 8 || r < 1 || n % r != 0 || k % kInputsPerLoad != 0) return 1;
   if (rows == 1) return launch_rows<1>(r, u, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
   if (rows == 2) return launch_rows<2>(r, u, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
   if (rows <= 4) return launch_rows<4>(r, u, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
-  if (rows <= 8) return launch_rows<8>(r, u, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
-  return launch_rows<16>(r, u, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
+  return launch_rows<8>(r, u, x, weight, scale_zero, out, rows, n, k, group_shift, zero, stream);
 }
 
 void int4_dequantize_cuda(const void* weight, const void* scale_zero, void* out, int n, int k, int group_shift,

@@ -15,9 +15,11 @@ inputs, ``w = (q - 8) * scale + zero`` (tinygemm's arithmetic; symmetric artifac
 dequantizes them in registers (no conversion instruction: the values go into the mantissa of 1024.0) and
 multiplies them with the fp16 activations in half2, summing 16 products per half in fp16 and the rest in
 fp32; a warp takes a few outputs over all their inputs and sums across its lanes, so a product is one
-launch with no shared memory. More rows than 8 make the GEMV's fp16 arithmetic the bound (16 rows: 0.23-0.36x
-bf16 on an H200), and prompts are compute-bound: the weight is dequantized to bf16 and cuBLAS multiplies. The activations go in as fp16 (``Int4CudaLinear`` casts; under ``torch.compile`` the
-cast fuses into the kernel before), the result comes out bf16.
+launch with no shared memory. Each lane loads the next stage of weights before it uses the current one.
+More rows than 8 make the GEMV's fp16 arithmetic the bound (16 rows: 0.23-0.36x bf16 on an H200), and
+prompts are compute-bound: there the weight is dequantized to bf16 and cuBLAS multiplies. The activations
+go in as fp16 (``Int4CudaLinear`` casts; under ``torch.compile`` the cast fuses into the kernel before),
+the result comes out bf16.
 
 The sources are built with nvcc on first use (``kernels.build``). On a CPU the same arithmetic runs in
 PyTorch, so the layout is checked on any machine. Speed on an H200: benchmarks/int4_kernels.py and

@@ -187,14 +187,17 @@ class Int4CudaSiblings(torch.nn.Module):
         self._op = int4_cuda_linear_op()
         self.last: tuple[torch.Tensor, torch.Tensor] | None = None  # (input, every member's output)
 
-    def outputs(self, x: torch.Tensor, first: bool) -> torch.Tensor:
+    def outputs(self, x: torch.Tensor, index: int) -> torch.Tensor:
+        """Every member's outputs for ``x``, computed by member 0 or by one that sees another input; the last
+        member lets go of them (a long prompt's activations are not kept past the layer)."""
         last = self.last
-        if first or last is None or last[0] is not x:
+        if index == 0 or last is None or last[0] is not x:
             x2 = x.reshape(-1, self.in_features)
             if x2.shape[0] <= MAX_ROWS:
                 x2 = x2.to(torch.float16)
             y = self._op(x2, self.weight, self.scale_zero, self.group_size, self.zero)
-            self.last = last = (x, y.to(x.dtype).reshape(*x.shape[:-1], -1))
+            last = (x, y.to(x.dtype).reshape(*x.shape[:-1], -1))
+        self.last = None if index == len(self.sizes) - 1 else last
         return last[1]
 
     def extra_repr(self) -> str:
@@ -216,7 +219,7 @@ class Int4CudaSibling(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         siblings: Int4CudaSiblings = self.siblings if self.index == 0 else self._siblings  # type: ignore[assignment]
-        y = siblings.outputs(x, first=self.index == 0)[..., self.start:self.start + self.out_features]
+        y = siblings.outputs(x, self.index)[..., self.start:self.start + self.out_features]
         return y if self.bias is None else y + self.bias
 
     def extra_repr(self) -> str:

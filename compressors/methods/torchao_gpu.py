@@ -73,8 +73,9 @@ class TorchaoInt4Config(TorchaoConfig):
     """INT4 weights per group of ``group_size`` inputs, run on a GPU by ``kernel``: "tinygemm" (torch's
     ``_weight_int4pack_mm``; asymmetric), "triton" (``kernels.int4_triton``; asymmetric; much faster than
     tinygemm on prompts), "marlin" (``kernels.int4_marlin``, built with nvcc on first use; symmetric groups
-    of 128) or "cuda" (``kernels.int4_cuda``, compressgate's CUDA GEMV, built with nvcc on first use;
-    asymmetric). benchmarks/results/torchao_gpu.txt has the figures."""
+    of 128; the fastest at 16 token rows) or "cuda" (``kernels.int4_cuda``, compressgate's CUDA GEMV, built
+    with nvcc on first use; asymmetric; the fastest at 1-4 rows: a compiled 7B decoded at 1.85x bf16 on an
+    H200). benchmarks/results/torchao_gpu.txt has the figures."""
 
     group_size: int = 128  # 32, 64, 128 or 256 inputs share a bf16 scale (and zero point); marlin: 128
     kernel: str = "tinygemm"  # "tinygemm", "triton", "marlin" (symmetric, nvcc) or "cuda" (nvcc): the GPU kernel

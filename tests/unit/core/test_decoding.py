@@ -103,6 +103,25 @@ def test_a_step_reads_every_weight_but_the_embedding_and_an_int4_layer_s_packed_
     assert weight_bytes_read(model) == before - rows * cols * down.weight.element_size() + packed
 
 
+def test_a_step_reads_stacked_int4_siblings_once(llama_dir: Path) -> None:
+    from compressors.kernels.int4_cuda import Int4CudaLinear, fuse_siblings
+    from compressors.methods.torchao_gpu_tensors import int4_components
+
+    model = causal_lm(llama_dir)
+    mlp = model.model.layers[0].mlp
+    before = weight_bytes_read(model)
+    dense = 0
+    for name in ("gate_proj", "up_proj"):
+        layer = getattr(mlp, name)
+        rows, cols = layer.weight.shape
+        dense += rows * cols * layer.weight.element_size()
+        setattr(mlp, name, Int4CudaLinear(int4_components(layer.weight.detach(), 32), (rows, cols), 32))
+    packed = sum(rows * cols // 2 + 4 * (rows * cols // 32) for _ in range(2))  # values; bf16 scale + zero per 32
+    assert weight_bytes_read(model) == before - dense + packed
+    assert fuse_siblings(model) == ["model.layers.0.mlp: gate_proj/up_proj"]
+    assert weight_bytes_read(model) == before - dense + packed  # the stacked weight, counted once
+
+
 def test_decode_timings_have_their_own_speed_key() -> None:
     common = dict(artifact_key="a", source_key="s", method=performance.SPEED_METHOD, machine={"cpu": "x"},
                   texts=["t"])

@@ -13,6 +13,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1
 rm -rf dist && .venv/bin/python -m build -q --sdist --wheel --outdir dist . >/dev/null
 WHEEL=$(ls dist/*.whl)
 echo "built $(ls dist | tr '\n' ' ')"
+# The CUDA sources the INT4 kernels build from on first use travel in the wheel.
+for source in compressors/kernels/cuda/int4_gemv.cu compressors/kernels/cuda/int4_gemv.cpp \
+              compressors/kernels/marlin/marlin_cuda_kernel.cu compressors/kernels/marlin/marlin_cuda.cpp; do
+  python3 -c "import sys, zipfile; sys.exit(sys.argv[2] not in zipfile.ZipFile(sys.argv[1]).namelist())" "$WHEEL" "$source" \
+    || { echo "the wheel lacks $source (pyproject.toml's package-data)" >&2; exit 1; }
+done
 
 python3 -m venv "$WORK/venv"
 pip_() {  # the venv's pip, without the index's "Location ... is ignored" lines (one per package, on some machines)

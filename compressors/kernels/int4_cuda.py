@@ -76,7 +76,7 @@ def dequantize(weight: torch.Tensor, scale_zero: torch.Tensor, group_size: int,
 @functools.lru_cache(maxsize=1)
 def extension():
     """The built kernels (``kernels.build``: built on the first call on a machine, then loaded)."""
-    return cuda_extension("int4_gemv", SOURCES, "compressgate's INT4 CUDA kernels", 15)
+    return cuda_extension("int4_gemv", SOURCES, "compressgate's INT4 CUDA kernels", 35)
 
 
 def launch_configs(rows: int) -> list[tuple[int, int]]:
@@ -116,6 +116,8 @@ def int4_cuda_matmul(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Te
     rows = x.shape[0]
     if not x.is_cuda:
         return (x.float() @ dequantize(weight, scale_zero, group_size, torch.float32).T).to(torch.bfloat16)
+    if rows == 0:
+        return x.new_empty((0, weight.shape[0]), dtype=torch.bfloat16)
     if rows > MAX_ROWS:
         return torch.nn.functional.linear(x.to(torch.bfloat16), extension().dequantize(weight, scale_zero, group_size))
     x = x.to(torch.float16).contiguous()

@@ -196,7 +196,9 @@ def test_siblings_fused_compute_what_the_layers_did_eager_and_compiled() -> None
         assert type(attention.k_proj) is Int4CudaSibling and attention.k_proj.bias is not None  # q/k/v biases kept
         assert torch.equal(model(ids).logits, unfused)
         assert attention.q_proj.siblings.last is None  # the last member let go of the activations
-        compiled = torch.compile(model, fullgraph=True)  # no graph break: the shared product traces
+        # dynamo and AOT tracing are where a shared product could break the graph or be traced twice; inductor's
+        # C++ code generation on top adds minutes on a CPU and nothing to check here
+        compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
         assert float((compiled(ids).logits.float() - unfused.float()).abs().max()) < 0.05
         with profile() as prof:
             compiled(ids)

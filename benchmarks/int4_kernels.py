@@ -11,8 +11,8 @@ bandwidth measured here says how close a kernel is to the memory's limit.
 
     python benchmarks/int4_kernels.py [--rows 1,16,512] [--group 128]
 
-``--sweep`` times the CUDA GEMV alone at each outputs-per-warp setting it takes (``int4_cuda.rows_per_warp``
-holds the fastest).
+``--sweep`` times the CUDA GEMV alone at each launch configuration it builds (``int4_cuda.launch_config``
+holds the fastest per shape).
 
 ``--profile`` times nothing: it tunes the one-row kernel on each shape, then runs it once per shape inside
 an NVTX range named "profile", for Nsight Compute:

@@ -102,8 +102,9 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, scale_zero: torch.Tensor, group_
     """The GEMV on 1-8 fp16 token rows (CUDA tensors), into bf16: ``config`` one of ``launch_configs``
     (default ``launch_config``)."""
     rows, n = x.shape[0], weight.shape[0]
-    config = config or launch_config(rows, n, x.shape[1])
-    if not 1 <= rows <= MAX_ROWS or config not in launch_configs(rows) or n % config[0]:
+    if config is None and 1 <= rows <= MAX_ROWS:
+        config = launch_config(rows, n, x.shape[1])  # one the kernel builds (a test checks): no need to look
+    elif not 1 <= rows <= MAX_ROWS or config not in launch_configs(rows) or n % config[0]:
         raise ValueError(f"the INT4 GEMV takes 1-{MAX_ROWS} rows and one of {launch_configs(max(rows, 1))} with "
                          f"out % outputs per warp == 0; got {rows} rows, out {n}, config {config}")
     return extension().gemv(x, weight, scale_zero, group_size, zero, *config)
@@ -140,6 +141,16 @@ def int4_cuda_linear_op():
     return torch.ops.compressgate.int4_cuda_linear.default
 
 
+def product(layer: "Int4CudaLinear | Int4CudaSiblings", x: torch.Tensor) -> torch.Tensor:
+    """``x [..., in] @ w.T`` for a layer holding ``pack``'s buffers (``Int4CudaLinear``, ``Int4CudaSiblings``):
+    1-8 rows cast to fp16 outside the op, so that compile fuses the cast into the kernel before; no bias."""
+    x2 = x.reshape(-1, layer.in_features)
+    if x2.shape[0] <= MAX_ROWS:
+        x2 = x2.to(torch.float16)
+    y = layer._op(x2, layer.weight, layer.scale_zero, layer.group_size, layer.zero)
+    return y.to(x.dtype).reshape(*x.shape[:-1], -1)
+
+
 class Int4CudaLinear(torch.nn.Module):
     """An ``nn.Linear`` whose weight stays INT4 on the device (``pack``'s layout); bf16 in and out (1-8 rows
     go to the kernel as fp16); the bias, if any, bf16."""
@@ -156,11 +167,7 @@ class Int4CudaLinear(torch.nn.Module):
         self._op = int4_cuda_linear_op()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x2 = x.reshape(-1, self.in_features)
-        if x2.shape[0] <= MAX_ROWS:
-            x2 = x2.to(torch.float16)  # outside the op, so that compile fuses the cast into the kernel before
-        y = self._op(x2, self.weight, self.scale_zero, self.group_size, self.zero)
-        y = y.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
+        y = product(self, x)
         return y if self.bias is None else y + self.bias
 
     def extra_repr(self) -> str:
@@ -194,11 +201,7 @@ class Int4CudaSiblings(torch.nn.Module):
         member lets go of them (a long prompt's activations are not kept past the layer)."""
         last = self.last
         if index == 0 or last is None or last[0] is not x:
-            x2 = x.reshape(-1, self.in_features)
-            if x2.shape[0] <= MAX_ROWS:
-                x2 = x2.to(torch.float16)
-            y = self._op(x2, self.weight, self.scale_zero, self.group_size, self.zero)
-            last = (x, y.to(x.dtype).reshape(*x.shape[:-1], -1))
+            last = (x, product(self, x))
         self.last = None if index == len(self.sizes) - 1 else last
         return last[1]
 

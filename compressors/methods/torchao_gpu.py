@@ -49,9 +49,9 @@ MARLIN_GROUP_SIZE = 128  # kernels.int4_marlin.GROUP_SIZE (not imported here: th
 INT4_KERNELS = ("tinygemm", "triton", "marlin", "cuda")
 INT4_TRITON_PATHS = ("compressgate::int4_linear: 1 row Triton GEMV (int4_triton_jit.gemv), 2-16 rows Triton fused "
                      "INT4 GEMM (gemm), more rows Triton dequantize + aten::mm")
-INT4_CUDA_PATHS = ("compressgate::int4_cuda_linear: 1-16 rows CUDA GEMV (kernels/cuda/int4_gemv.cu, fp16 "
+INT4_CUDA_PATHS = ("compressgate::int4_cuda_linear: 1-8 rows CUDA GEMV (kernels/cuda/int4_gemv.cu, fp16 "
                    "activations), more rows CUDA dequantize + aten::mm, for every layer it takes (in % 32), "
-                   "q/k/v and gate/up stacked into one product each; any other INT4 layer: ")
+                   "q/k/v and gate/up stacked into one product each; any other INT4 layer: " + INT4_TRITON_PATHS)
 INT4_MARLIN_PATHS = ("compressgate::marlin_linear: Marlin (kernels/marlin, fp16 activations) for every layer it "
                      "takes (in % 128, out % 256); any other INT4 layer: " + INT4_TRITON_PATHS)
 
@@ -193,7 +193,7 @@ def quantize(model_dir: Path, config: TorchaoConfig, out_dir: Path, context: Con
     reloaded = (loader or load)(out_dir, context.model_task, layout, context.trust_remote_code, device)
     ran = kernels_used(reloaded, _probe_inputs(reloaded))
     paths = {"triton": INT4_TRITON_PATHS, "marlin": INT4_MARLIN_PATHS,
-             "cuda": INT4_CUDA_PATHS + INT4_TRITON_PATHS}.get(layout.get("kernel") or "")
+             "cuda": INT4_CUDA_PATHS}.get(layout.get("kernel") or "")
     if paths and device != "cpu":
         ran["kernel_paths"] = paths
     error = (_probe_logits(reloaded) - reference).norm() / reference.norm().clamp_min(1e-12)

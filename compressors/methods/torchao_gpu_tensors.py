@@ -83,7 +83,7 @@ def int4_values(qdata):
 
 def int4_words(values):
     """Eight 4-bit values (0..15) along the last dimension to an int32 word, value ``i`` in bits ``4i..4i+3``
-    (the layout of the INT4 kernels, ``kernels.int4_triton`` and ``kernels.int4_marlin``)."""
+    (the layout of the INT4 kernels, ``kernels.int4_triton``, ``kernels.int4_marlin`` and ``kernels.int4_cuda``)."""
     import torch
 
     shifts = 4 * torch.arange(8, device=values.device, dtype=torch.int64)

@@ -90,14 +90,18 @@ def test_the_cpu_layer_computes_what_the_dequantized_weight_does() -> None:
     assert "zero_points=True" in repr(layer)
 
 
-def test_without_nvcc_the_build_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("module", "what"), [("int4_cuda", "INT4 CUDA kernels"), ("int4_marlin", "Marlin")])
+def test_without_nvcc_each_built_kernel_says_what_to_do(monkeypatch: pytest.MonkeyPatch, module: str,
+                                                       what: str) -> None:
+    """Both go through ``kernels.build``; each names itself and the kernels that need no compiler."""
+    import importlib
+
     from torch.utils import cpp_extension
 
-    from compressors.kernels.int4_cuda import extension
-
+    extension = importlib.import_module(f"compressors.kernels.{module}").extension
     monkeypatch.setattr(cpp_extension, "CUDA_HOME", None)  # as on a machine without the CUDA toolkit
     extension.cache_clear()
-    with pytest.raises(CompressionError, match="INT4 CUDA kernels.*nvcc.*kernel 'tinygemm' or 'triton'"):
+    with pytest.raises(CompressionError, match=f"{what}.*nvcc.*kernel 'tinygemm' or 'triton'"):
         extension()
     extension.cache_clear()
 

@@ -117,6 +117,7 @@ def main() -> int:
     parser.add_argument("--model-s", type=float, default=0.0, help="start no batch-1 model later than this many "
                         "seconds before --budget-s (one model's compile and timing)")
     parser.add_argument("--device", default="cuda", help="cuda, or cpu to try the script's logic on a tiny shape")
+    parser.add_argument("--kernels", type=int, default=10, help="how many of a step's costliest kernels to list")
     parser.add_argument("--budget-s", type=float, default=1e9,
                         help="start no model's batch-1 decoding past 50%% of this, no prefill past 70%%, no batch-16 "
                              "decoding past 80%%")
@@ -178,12 +179,12 @@ def main() -> int:
 
     # batch 1 first, the figure the must-show is about: each model beside bf16 in the gate's measure_timings
     ref = decoder("bf16", 1, args.compile)
-    kernels, gate = {"bf16": step_kernels(ref)}, {}
+    kernels, gate = {"bf16": step_kernels(ref, args.kernels)}, {}
     for label in models:
         if label == "bf16" or not within(0.5) or time.monotonic() - begun + args.model_s > args.budget_s:
             continue
         d = decoder(label, 1, args.compile)
-        kernels[label] = step_kernels(d)
+        kernels[label] = step_kernels(d, args.kernels)
         g = gate[label] = measure_timings(GateDecode({1: ref}, tokenizer), GateDecode({1: d}, tokenizer),
                                           ["decode"] * 64, repeats=args.repeats, batch_size=1, max_length=8,
                                           rounds=args.rounds)

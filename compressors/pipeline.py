@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import Artifact, Context, Method, ModelFormat, StepConfig, compress, missing_backend, parse_step, step_params
+from .base import Artifact, Context, Method, ModelFormat, StepConfig, compress, parse_step, step_params
 from .errors import ConfigError
 
 
@@ -32,10 +32,10 @@ class RecipeStep:
         return self.method.name
 
 
-def parse_recipe(steps: Any, where: str = "recipe", *, root: str | os.PathLike[str] | None = None,
-                 check_backends: bool = False) -> tuple[RecipeStep, ...]:
+def parse_recipe(steps: Any, where: str = "recipe", *,
+                 root: str | os.PathLike[str] | None = None) -> tuple[RecipeStep, ...]:
     """Parse every step up front so a typo in step 3 fails before step 1 spends minutes: key paths in each
-    error, the format chain checked and, with ``check_backends``, each method's backends installed."""
+    error and the format chain checked (whether each backend is installed: ``base.missing_backend``)."""
     if not isinstance(steps, (list, tuple)):
         raise ConfigError(f"{where} must be a list of steps, e.g. [{{ method = \"onnx-dynamic-int8\" }}]")
     if not steps:
@@ -48,11 +48,6 @@ def parse_recipe(steps: Any, where: str = "recipe", *, root: str | os.PathLike[s
         method, config = parse_step(step, f"{where}[{i}]", root)
         table = dict(step) if isinstance(step, Mapping) else {"method": method.name, **step_params(config)}
         parsed.append(RecipeStep(method, config, table, f"{where}[{i}]"))
-    if check_backends:
-        for step in parsed:
-            problem = missing_backend(step.method, step.where)
-            if problem:
-                raise ConfigError(problem)
     check_format_chain([s.method for s in parsed], where)
     return tuple(parsed)
 

@@ -135,17 +135,24 @@ def check_declared_paths(config: Any, written: Any, root: Path, where: str) -> N
 
 
 def check_recipe_files(session: GateSession) -> None:
-    """A recipe step's declared file (calibration or training data) that does not exist fails now, not
-    mid-build; a calibration file is read as its step will read it, and one with fewer texts than
-    ``num_samples`` is said before minutes go into a build calibrated on less than asked."""
+    """For the targets this run builds: a step whose method's backend is not installed fails now, and so
+    does a declared file (calibration or training data) that does not exist, not mid-build; a calibration
+    file is read as its step will read it, and one with fewer texts than ``num_samples`` is said before
+    minutes go into a build calibrated on less than asked. Targets left out of the run are not checked:
+    a GPU runner gating its GPU targets need not install a CPU target's backend."""
     import warnings
 
+    from compressors.base import missing_backend
     from compressors.methods._calibration import read_texts
     from compressors.typed import relative_paths
 
     root = session.config.root
-    for target in session.config.targets.values():
+    for name in session.options.targets or tuple(session.config.targets):
+        target = session.config.targets[name]
         for step in target.recipe:
+            problem = missing_backend(step.method, step.where)
+            if problem:
+                raise ConfigError(problem)
             config = step.config
             check_declared_paths(config, relative_paths(config, root), root, step.where)
             calibration, wanted = getattr(config, "calibration", None), getattr(config, "num_samples", None)

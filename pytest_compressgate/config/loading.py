@@ -141,7 +141,8 @@ def check_source_task(source_task: str, tasks: Mapping[str, TaskConfig], prefix:
 
 
 def build_target(name: str, table: Mapping[str, Any], where: str, root: Path) -> TargetConfig:
-    """A target, its recipe parsed once into typed steps (paths resolved against ``root``, backends checked)."""
+    """A target, its recipe parsed once into typed steps (paths resolved against ``root``); whether each
+    step's backend is installed is checked for the targets a run builds (``preflight.check_recipe_files``)."""
     from ..targets import PRESETS
 
     check_keys(table, TARGET_KEYS, where)
@@ -150,7 +151,7 @@ def build_target(name: str, table: Mapping[str, Any], where: str, root: Path) ->
     hardware = coerce(table["hardware"], str, f"{where}.hardware")
     if hardware not in PRESETS:
         raise ConfigError(f"{where}.hardware: {PRESETS.unknown_message(hardware)}")
-    recipe = parse_recipe(table.get("recipe"), f"{where}.recipe", root=root, check_backends=True)
+    recipe = parse_recipe(table.get("recipe"), f"{where}.recipe", root=root)
     # later messages (preflight, builds) name a step as the config's own keys do, without the table prefix
     recipe = tuple(dataclasses.replace(s, where=f"targets.{name}.recipe[{i}]") for i, s in enumerate(recipe))
     gates = {k: positive(coerce(table[k], float | None, f"{where}.{k}"), f"{where}.{k}")

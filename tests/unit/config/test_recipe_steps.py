@@ -84,12 +84,20 @@ def method_with_missing_backend():
     METHODS.unregister("test-needs-backend")
 
 
-def test_a_method_whose_backend_is_missing_fails_when_the_config_loads(tmp_path, method_with_missing_backend):
+def test_a_method_whose_backend_is_missing_fails_before_its_target_builds(tmp_path, method_with_missing_backend):
+    from pytest_compressgate.gate import GateOptions, GateSession
+    from pytest_compressgate.preflight import check_recipe_files
+
+    path = write(tmp_path, f'[{{ method = "{method_with_missing_backend}" }}]')
+    path.write_text(path.read_text() + '[targets.cpu]\nhardware = "cpu"\nrecipe = [{ method = "prune-magnitude" }]\n')
+    config = load_config(path)  # the config itself is valid: the backend is a fact of this machine
     with pytest.raises(ConfigError) as info:
-        load_config(write(tmp_path, f'[{{ method = "{method_with_missing_backend}" }}]'))
-    assert str(info.value) == ("compressgate.toml: targets.gpu.recipe[0].method = 'test-needs-backend' needs "
+        check_recipe_files(GateSession(config, GateOptions(enabled=True)))
+    assert str(info.value) == ("targets.gpu.recipe[0].method = 'test-needs-backend' needs "
                                "compressgate_no_such_backend, which is not installed: install the package "
                                "providing compressgate_no_such_backend")
+    # a run that leaves that target out (a CPU runner's --compress-gate-targets) does not need its backend
+    check_recipe_files(GateSession(config, GateOptions(enabled=True, targets=("cpu",))))
 
 
 def test_a_built_in_backend_names_its_extra(monkeypatch) -> None:

@@ -24,7 +24,7 @@ PROMPT, CHECK_STEPS = 128, 8  # prompt tokens before decoding; steps compared wi
 # overhead of a call), of a tiny model on CPU a few milliseconds.
 NEW_TOKENS = 32
 DECODE_BATCH = 16  # the throughput batch: a server decodes many sequences per step
-DECODE_METHOD = 1  # part of the decode timings' cache key: bump when the decoder changes what it times
+DECODE_METHOD = 2  # part of the decode timings' cache key: bump when the decoder changes what it times
 
 
 def configure_compile() -> None:
@@ -115,6 +115,13 @@ def cache_argument(model: Any) -> str:
         return "past_key_values"
 
 
+def compiled_graphs() -> int:
+    """How many graphs torch.compile has made in this process so far."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
+
+
 def reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}"
 
@@ -145,6 +152,12 @@ class Decoder:
         started = time.perf_counter()
         try:
             self.step()  # compiles (and tunes) outside the sync check and the capture
+            if compile_mode != "none":
+                graphs = compiled_graphs()
+                self.step()
+                self.step()
+                if compiled_graphs() != graphs:  # each step's compile would then be timed, token by token
+                    raise RuntimeError("it compiles anew each token (the step depends on a value that changes)")
         except Exception as exc:  # noqa: BLE001 - the reason is in the path, and the eager step is timed
             if compile_mode == "none":
                 raise

@@ -225,3 +225,33 @@ def test_timer_times_decoding_of_a_causal_lm_on_the_gpu(tmp_path: Path, llama_di
     assert all(rate > 0 for rates in decode["tokens_per_s"].values() for rate in rates.values())
     assert perf.devices["source"].startswith("cuda") and perf.devices["compressed"].startswith("cuda")
     assert perf.speedup is not None and perf.speedup > 0
+
+
+def test_a_step_that_compiles_anew_each_token_is_decoded_eagerly(llama_dir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compiled step that depends on a value which changes each token (here a Python int read from the
+    position, as a graph break on ``.item()`` gives) would compile once per token inside the timed calls:
+    the decoder sees the new graphs and decodes uncompiled instead, saying why."""
+    import torch
+
+    real = torch.compile  # dynamo's own graphs and guards; its "eager" backend skips inductor's code generation
+    monkeypatch.setattr(torch, "compile", lambda model, mode=None, dynamic=None: real(model, backend="eager",
+                                                                                      dynamic=dynamic))
+
+    def position_as_a_number(module, args, kwargs):
+        k = int(kwargs["position_ids"].max()) + 1
+        return (args[0] * k / k, *args[1:]), kwargs
+
+    try:
+        steady = Decoder(causal_lm(llama_dir), 1, new_tokens=6, compile_mode="default")
+        assert steady.path == "compiled step"
+        torch._dynamo.reset()  # dynamo guards no hooks: the steady model's graph would serve the hooked one
+        model = causal_lm(llama_dir)
+        model.model.layers[0].register_forward_pre_hook(position_as_a_number, with_kwargs=True)
+        decoder = Decoder(model, 1, new_tokens=6, compile_mode="default")
+        assert decoder.path == ("step, not compiled (RuntimeError: it compiles anew each token (the step depends on "
+                                "a value that changes))")
+        assert decoder.forward is model
+        assert decoder.greedy(4) == steady.greedy(4)  # the hook changes nothing but the compiling
+    finally:
+        torch._dynamo.reset()

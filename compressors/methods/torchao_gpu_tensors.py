@@ -159,9 +159,14 @@ def kernels_used(model, inputs: dict[str, Any]) -> dict[str, Any]:
 
 def gpu_kernels(events) -> list[tuple[Any, float]]:
     """The GPU kernels among a profile's ``key_averages()``, costliest first, with their GPU time; an op's own
-    row (``aten::mm``, ``compressgate::int4_linear``) is left out, as it carries its kernels' time again."""
+    row (``aten::mm``, ``compressgate::int4_linear``) is left out, as it carries its kernels' time again, and
+    so is the host-side row of a kernel that has a GPU row of its own name (inductor's Triton launches)."""
+    from torch.autograd import DeviceType
+
     def gpu_time(e) -> float:
         return float(getattr(e, "self_device_time_total", 0) or getattr(e, "self_cuda_time_total", 0) or 0)
 
-    timed = [(e, gpu_time(e)) for e in events if not e.key.startswith(("aten::", "compressgate::"))]
+    on_gpu = {e.key for e in events if getattr(e, "device_type", None) == DeviceType.CUDA}
+    timed = [(e, gpu_time(e)) for e in events if not e.key.startswith(("aten::", "compressgate::"))
+             and not (e.key in on_gpu and getattr(e, "device_type", None) != DeviceType.CUDA)]
     return sorted(((e, t) for e, t in timed if t > 0), key=lambda et: -et[1])

@@ -59,6 +59,25 @@ def perplexity(path: Path, device: str = "cpu") -> float:
 
 # --- configs --------------------------------------------------------------------------------------------
 
+def test_a_kernel_is_counted_once_not_again_for_its_host_side_launch() -> None:
+    """A profile lists an inductor Triton kernel twice: its launch on the host (carrying the kernel's GPU time)
+    and the kernel on the GPU. Counted once; an op's own row is left out; costliest first."""
+    from types import SimpleNamespace
+
+    from torch.autograd import DeviceType
+
+    from compressors.methods.torchao_gpu_tensors import gpu_kernels
+
+    def row(key: str, device: DeviceType, us: float) -> SimpleNamespace:
+        return SimpleNamespace(key=key, device_type=device, self_device_time_total=us, count=32)
+
+    events = [row("aten::mm", DeviceType.CPU, 9.0), row("triton_red_fused_mm_6", DeviceType.CPU, 5.0),
+              row("triton_red_fused_mm_6", DeviceType.CUDA, 5.0), row("gemv_kernel<1, 4, 1>", DeviceType.CUDA, 7.0),
+              row("cudaLaunchKernel", DeviceType.CPU, 0.0)]
+    assert [(e.key, e.device_type, t) for e, t in gpu_kernels(events)] == [
+        ("gemv_kernel<1, 4, 1>", DeviceType.CUDA, 7.0), ("triton_red_fused_mm_6", DeviceType.CUDA, 5.0)]
+
+
 @pytest.mark.parametrize(("step", "key"), [
     ({"method": "torchao-int4-weight-only", "group_size": 100}, "group_size"),
     ({"method": "torchao-int4-weight-only", "group_sise": 128}, "group_size"),

@@ -7,6 +7,8 @@
 #
 #   bash scripts/gpu_checks.sh OUT_DIR [tests|gate|all] [SECONDS_PER_CHECK]
 #
+# TARGETS="gpu-int8 gpu-fp8" narrows the gate to those targets (default: every docs_lm target on a CUDA preset;
+# the first one gated on a fresh machine also trains the example model, about 100 s on an H200).
 # Run it from the repository root with the project importable (installed, or PYTHONPATH holding it).
 set -uo pipefail
 out=${1:?usage: bash scripts/gpu_checks.sh OUT_DIR [tests|gate|all] [SECONDS_PER_CHECK]}
@@ -42,8 +44,8 @@ fi
 
 if [ "$what" != tests ]; then
   cd example_suite/docs_lm || exit 2
-  targets=$("$python" -c 'import tomllib; t = tomllib.load(open("pyproject.toml", "rb"))["tool"]["compressgate"]["targets"]
-print(" ".join(n for n, v in t.items() if v["hardware"].startswith("cuda")))')
+  targets=${TARGETS:-$("$python" -c 'import tomllib; t = tomllib.load(open("pyproject.toml", "rb"))["tool"]["compressgate"]["targets"]
+print(" ".join(n for n, v in t.items() if v["hardware"].startswith("cuda")))')}
   for target in $targets; do  # the first one also trains the example model (cached for the rest)
     check "docs_lm-$target" "$python" -m pytest -p no:cacheprovider --compress-gate --compress-gate-require-hardware \
       "--compress-gate-targets=$target" "--compress-gate-report=$out/docs_lm-$target"

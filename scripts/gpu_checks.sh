@@ -30,7 +30,9 @@ check() {  # check NAME COMMAND...: the command's output to OUT_DIR/NAME.log, on
     124|134|137) echo "$name: did not finish in ${limit} s (stacks in $out/$name.log)"; failed=1; return ;;
     *) failed=1 ;;
   esac
-  echo "$name: exit $status in $((SECONDS - started)) s: $(grep -E '[0-9]+ (passed|failed|errors?|skipped)' "$out/$name.log" | tail -1)"
+  local said
+  said=$(grep -E '[0-9]+ (passed|failed|errors?|skipped)' "$out/$name.log" | tail -1)
+  echo "$name: exit $status in $((SECONDS - started)) s: ${said:-$(grep . "$out/$name.log" | tail -1)}"
 }
 
 if [ "$what" != gate ]; then

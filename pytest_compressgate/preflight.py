@@ -147,9 +147,8 @@ def check_recipe_files(session: GateSession) -> None:
     from compressors.typed import relative_paths
 
     root = session.config.root
-    for name in session.options.targets or tuple(session.config.targets):
-        target = session.config.targets[name]
-        for step in target.recipe:
+    for name in session.target_names:
+        for step in session.config.targets[name].recipe:
             problem = missing_backend(step.method, step.where)
             if problem:
                 raise ConfigError(problem)

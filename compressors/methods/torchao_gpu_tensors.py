@@ -166,7 +166,10 @@ def gpu_kernels(events) -> list[tuple[Any, float]]:
     def gpu_time(e) -> float:
         return float(getattr(e, "self_device_time_total", 0) or getattr(e, "self_cuda_time_total", 0) or 0)
 
-    on_gpu = {e.key for e in events if getattr(e, "device_type", None) == DeviceType.CUDA}
+    def on_gpu(e) -> bool:
+        return getattr(e, "device_type", None) == DeviceType.CUDA
+
+    gpu_keys = {e.key for e in events if on_gpu(e)}
     timed = [(e, gpu_time(e)) for e in events if not e.key.startswith(("aten::", "compressgate::"))
-             and not (e.key in on_gpu and getattr(e, "device_type", None) != DeviceType.CUDA)]
+             and (on_gpu(e) or e.key not in gpu_keys)]
     return sorted(((e, t) for e, t in timed if t > 0), key=lambda et: -et[1])

@@ -70,6 +70,11 @@ class GateSession:
                            require_hardware=self.options.require_hardware, baseline=self.options.baseline,
                            baseline_rows=lambda: self.baseline_rows)
 
+    @property
+    def target_names(self) -> tuple[str, ...]:
+        """The targets this run gates: those ``--compress-gate-targets`` names, else every declared one."""
+        return self.options.targets or tuple(self.config.targets)
+
     # -- the builder's ------------------------------------------------------------------------
 
     @property

@@ -49,7 +49,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "compressed_model" not in metafunc.fixturenames:
         return
     session = metafunc.config.stash.get(SESSION, None)
-    targets = list(session.options.targets or session.config.targets) if session else []
+    targets = list(session.target_names) if session else []
     marker = metafunc.definition.get_closest_marker("compress_gate")
     wanted = marker.kwargs.get("targets") if marker else None
     if wanted:

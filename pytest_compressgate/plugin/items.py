@@ -18,9 +18,8 @@ class GateFile(pytest.File):
 
     def collect(self):
         session = self.config.stash[SESSION]
-        targets = session.options.targets or tuple(session.config.targets)
         for task in session.config.tasks:
-            for target in targets:
+            for target in session.target_names:
                 item = GateItem.from_parent(self, name=f"{task}[{target}]", task=task, target=target)
                 if not session.options.enabled:
                     item.add_marker(pytest.mark.skip(reason=OFF_REASON))

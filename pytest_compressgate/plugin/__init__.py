@@ -86,11 +86,13 @@ def pytest_configure(config: pytest.Config) -> None:
         baseline_path=_baseline_path(baseline, gate_config, config),
         save_baseline=config.getoption("compress_gate_save_baseline"),
     )
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
 
     def say(line: str) -> None:
-        """Status lines reach the terminal even while a test's output is being captured."""
+        """Status lines reach the terminal even while a test's output is being captured. The reporter is
+        looked up when a line is said: pytest registers it in its own pytest_configure, which may run after
+        this one."""
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None or config.get_verbosity() < 0:
             return
         if capture is None:

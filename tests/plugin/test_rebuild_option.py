@@ -72,3 +72,16 @@ def test_rebuild_ignores_the_cache(project) -> None:
     again = run("--compress-gate-rebuild")
     assert kinds(again) == kinds(first)
     assert keys(again) == keys(first)  # same keys, rebuilt
+
+
+def test_a_cold_run_says_what_it_builds_scores_and_times(project, pytester: pytest.Pytester) -> None:
+    """Status lines reach the terminal while items run (pytest registers its reporter after this plugin
+    configures, so the line's writer is looked up when it is said); -q silences them."""
+    write, _, _ = project
+    write()
+    quiet = pytester.runpytest("--compress-gate", "-q")
+    quiet.assert_outcomes(passed=1)
+    assert "compressgate: " not in quiet.stdout.str()
+    said = pytester.runpytest("--compress-gate", "--compress-gate-rebuild")
+    said.assert_outcomes(passed=1)
+    said.stdout.fnmatch_lines(["compressgate: scoring *", "compressgate: timing *"], consecutive=False)

@@ -14,7 +14,7 @@ torch and transformers are imported inside functions: importing this module stay
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .performance import ROUNDS, measure_timings
@@ -250,9 +250,10 @@ class GateDecode:
     ``decoders`` gets one built from ``model`` on first use (the untimed warm-up)."""
 
     def __init__(self, decoders: dict[int, Decoder] | None, tokenizer: Any, *, model: Any = None,
-                 new_tokens: int = NEW_TOKENS, compile_mode: str = "none") -> None:
+                 new_tokens: int = NEW_TOKENS, compile_mode: str = "none",
+                 say: Callable[[str], None] = lambda line: None) -> None:
         self.decoders, self.tokenizer = dict(decoders or {}), tokenizer
-        self.model, self.new_tokens, self.compile_mode = model, new_tokens, compile_mode
+        self.model, self.new_tokens, self.compile_mode, self.say = model, new_tokens, compile_mode, say
 
     def decoder(self, batch: int) -> Decoder:
         if batch not in self.decoders:
@@ -261,7 +262,8 @@ class GateDecode:
             import torch
 
             with torch.inference_mode(False):  # measure_timings calls in inference mode; built as outside it
-                self.decoders[batch] = Decoder(self.model, batch, self.new_tokens, self.compile_mode)
+                decoder = self.decoders[batch] = Decoder(self.model, batch, self.new_tokens, self.compile_mode)
+            self.say(f"batch {batch}: {decoder.path}, ready in {decoder.compile_s:.1f} s")
         return self.decoders[batch]
 
     def __call__(self, **inputs: Any) -> None:
@@ -350,16 +352,24 @@ def weight_bytes_read(model: Any) -> int:
 
 def measure_decode_timings(source: Any, compressed: Any, texts: Sequence[str], *, new_tokens: int = NEW_TOKENS,
                            batch_size: int = DECODE_BATCH, compile_mode: str = "default", repeats: int = 15,
-                           warmup: int = 2, rounds: int = ROUNDS) -> dict[str, Any]:
+                           warmup: int = 2, rounds: int = ROUNDS,
+                           say: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
     """``measure_timings`` of greedy decoding for two loaded models (``.model``, a transformers causal LM):
     batch-1 latency is the time of ``new_tokens`` decoding steps after a ``PROMPT``-token prompt, throughput
     is sequences of ``new_tokens`` tokens per second at ``batch_size``. The document gains a ``decode``
     block: the parameters, the path each model took, tokens per second at each batch, compile seconds, and
     beside the rates their weight-bandwidth bounds (batch x the copy bandwidth measured here / the bytes
     of weights a step reads).
-    ``texts`` only count: the prompt is the decoder's own (random tokens, the same for both models)."""
+    ``texts`` only count: the prompt is the decoder's own (random tokens, the same for both models).
+    ``say`` gets a line as each decoder is ready (its path and the seconds its compile took) and when the
+    timing ends: a slow compile or an uncompiled step shows while it runs."""
+    started = time.perf_counter()
+
+    def saying(name: str) -> Callable[[str], None]:
+        return lambda line: say(f"{name} {line}")
+
     adapters = {name: GateDecode(None, count_texts, model=loaded.model, new_tokens=new_tokens,
-                                 compile_mode=compile_mode)
+                                 compile_mode=compile_mode, say=saying(name))
                 for name, loaded in (("source", source), ("compressed", compressed))}
     given = list(texts) or ["decode"]  # as many as the throughput batch, so that it is batch_size sequences
     texts = [given[i % len(given)] for i in range(max(batch_size, len(given)))]
@@ -388,4 +398,5 @@ def measure_decode_timings(source: Any, compressed: Any, texts: Sequence[str], *
     timings["decode"].update(copy_bandwidth=bandwidth, weight_bytes_per_step=reads,
                              bound_tokens_per_s={name: {str(b): b * bandwidth / reads[name] for b in batches}
                                                  for name in reads})
+    say(f"decoding timed in {time.perf_counter() - started:.0f} s")
     return timings

@@ -52,7 +52,8 @@ class Timer:
                 if decode and not why_not:
                     timings = measure_decode_timings(source, compressed, texts, new_tokens=decode["new_tokens"],
                                                      batch_size=decode["batch_sizes"][1],
-                                                     compile_mode=decode["compile_mode"])
+                                                     compile_mode=decode["compile_mode"],
+                                                     say=lambda line: self.say(f"compressgate: {target_name}: {line}"))
                 else:
                     timings = measure_timings(source, compressed, texts)
                 if why_not:  # the same artifact under the same key falls back the same way

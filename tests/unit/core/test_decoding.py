@@ -61,8 +61,13 @@ def test_measure_decode_timings_gives_the_decode_block(llama_dir: Path, monkeypa
     tokenizer = load_tokenizer(llama_dir)
     source = LoadedModel(causal_lm(llama_dir), tokenizer, "source")
     compressed = LoadedModel(causal_lm(llama_dir), tokenizer, "compressed")
+    said: list[str] = []
     doc = measure_decode_timings(source, compressed, ["a text"] * 3, new_tokens=4, batch_size=2, compile_mode="none",
-                                 repeats=3, warmup=1, rounds=3)
+                                 repeats=3, warmup=1, rounds=3, say=said.append)
+    # each decoder's path and compile time as it is ready, then the timing's end
+    assert [line.split(", ready in ")[0] for line in said[:-1]] == [
+        f"{name} batch {batch}: step" for name in ("source", "compressed") for batch in (1, 2)]  # warm-up order
+    assert said[-1].startswith("decoding timed in ")
     decode = doc["decode"]
     assert {k: decode[k] for k in ("prompt_tokens", "new_tokens", "batch_sizes", "compile_mode")} == {
         "prompt_tokens": PROMPT, "new_tokens": 4, "batch_sizes": [1, 2], "compile_mode": "none"}
@@ -179,16 +184,21 @@ def test_timer_times_decoding_for_a_causal_lm_on_cuda_only(tmp_path: Path, monke
 
     def decode(source: Any, compressed: Any, texts: Any, **options: Any) -> dict[str, Any]:
         calls.append("decode")
+        said = options.pop("say")
         assert options == {"new_tokens": decode_parameters()["new_tokens"], "batch_size": 16,
                            "compile_mode": "default"}
+        said("batch 1: step, ready in 0.1 s")
         return fake_document(decode={"new_tokens": options["new_tokens"]})
 
     monkeypatch.setattr(timing, "measure_timings", prefill)
     monkeypatch.setattr(timing, "measure_decode_timings", decode)
     monkeypatch.setattr(timing, "not_decodable", lambda loaded: None)
     timer, cache = make_timer(tmp_path, task, device, lambda path, label, device: SimpleNamespace(device=device))
+    lines: list[str] = []
+    timer.say = lines.append
     perf = timer.performance("target")
     assert calls == ["decode" if decodes else "prefill"]
+    assert ("compressgate: target: batch 1: step, ready in 0.1 s" in lines) is decodes  # the decoder's progress
     assert (perf.decode is not None) is decodes
     prefill_key = GateKeys.speed(artifact_key="artifact-key", source_key="source-key", method=performance.SPEED_METHOD,
                                  machine=dataclasses.asdict(detect_machine()), texts=["a text to time"])

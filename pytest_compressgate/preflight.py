@@ -164,12 +164,27 @@ def check_recipe_files(session: GateSession) -> None:
                                   UserWarning, stacklevel=2)
 
 
+def check_metric_package(name: str, task: Any) -> None:
+    """A task whose metric needs a package that is not installed fails now, not after the other tasks' items
+    have been built and scored."""
+    import importlib.util
+
+    from .tasks import TASK_TYPES
+
+    task_type = TASK_TYPES.get(task.type)
+    metric = task_type.metric(task.metric or task_type.default_metric)
+    if metric.package and importlib.util.find_spec(metric.package) is None:
+        raise ConfigError(f"tasks.{name}.metric = {metric.name!r} needs the '{metric.package}' package, which is not "
+                          f"installed: pip install 'pytest-compressgate[metrics]'")
+
+
 def preflight(session: GateSession) -> None:
     """Every check above, in the order a run would meet them; raises the first ConfigError."""
     config = session.config
     from compressors.typed import relative_paths
 
     for name, task in config.tasks.items():
+        check_metric_package(name, task)
         check_data_file(task.data, config.resolve(task.data), config.root, f"tasks.{name}.data")
         check_declared_paths(task.options, relative_paths(task.options, config.root), config.root, f"tasks.{name}")
     check_recipe_files(session)

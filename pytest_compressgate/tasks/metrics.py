@@ -23,6 +23,7 @@ class Metric:
     per_example: Callable[[Sequence[Any], Sequence[Any]], np.ndarray] | None = None
     binary: bool = False  # per-example scores are 0/1 correctness: McNemar and discordant-pair intervals apply
     bounded: bool = True  # scores live in [0, 1]
+    package: str | None = None  # the optional package it imports when it scores (the "metrics" extra has it)
 
     def __call__(self, predictions: Sequence[Any], references: Sequence[Any]) -> float:
         return float(self.compute(predictions, references))

@@ -108,4 +108,4 @@ QA_EXACT_MATCH = Metric("exact_match", mean_of(squad_exact), per_example=per_exa
 GENERATION_EXACT_MATCH = Metric("exact_match", mean_of(generation_exact), per_example=per_example_of(generation_exact),
                                 binary=True)
 register_metric(Metric("qa_f1", mean_of(squad_f1), per_example=per_example_of(squad_f1)))
-register_metric(Metric("rouge_l", mean_of(rouge_l), per_example=per_example_of(rouge_l)))
+register_metric(Metric("rouge_l", mean_of(rouge_l), per_example=per_example_of(rouge_l), package="rouge_score"))

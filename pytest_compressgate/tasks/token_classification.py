@@ -60,7 +60,7 @@ def _entity_f1(predictions: Sequence[Any], references: Sequence[Any]) -> float:
     return f1_from_counts(entity_counts(predictions, references))
 
 
-ENTITY_F1 = register_metric(Metric("entity_f1", _entity_f1))
+ENTITY_F1 = register_metric(Metric("entity_f1", _entity_f1, package="seqeval"))
 
 
 def word_tags(word_ids: Sequence[int | None], label_ids: Sequence[int], n_words: int,

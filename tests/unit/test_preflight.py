@@ -70,3 +70,21 @@ def test_a_calibration_file_smaller_than_num_samples_is_said_before_the_build(tm
     with pytest.warns(UserWarning, match=r"targets.t.recipe\[0\].calibration = 'calib.jsonl' holds 2 texts; "
                                          r"num_samples = 64 asks for more"):
         check_recipe_files(session)
+
+
+def test_a_metric_whose_package_is_missing_fails_before_any_item_runs() -> None:
+    from types import SimpleNamespace
+
+    from pytest_compressgate.preflight import check_metric_package
+    from pytest_compressgate.tasks.metrics import METRICS, Metric, register_metric
+
+    check_metric_package("summary", SimpleNamespace(type="text-generation", metric="rouge_l"))  # installed here
+    check_metric_package("summary", SimpleNamespace(type="text-generation", metric=None))  # its default, rouge_l
+    register_metric(Metric("needs_a_missing_package", lambda p, r: 0.0, package="compressgate_no_such_package"))
+    try:
+        with pytest.raises(ConfigError, match=r"^tasks\.summary\.metric = 'needs_a_missing_package' needs the "
+                                              r"'compressgate_no_such_package' package, which is not installed: "
+                                              r"pip install 'pytest-compressgate\[metrics\]'$"):
+            check_metric_package("summary", SimpleNamespace(type="text-generation", metric="needs_a_missing_package"))
+    finally:
+        METRICS.unregister("needs_a_missing_package")

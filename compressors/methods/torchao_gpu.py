@@ -37,7 +37,8 @@ from ..base import Context, ModelFormat, Result, StepConfig, register
 from ..errors import CompressionError, require
 from ..modelio import auto_class, copy_tokenizer, load_transformers
 from ._torch_format import SCHEMES, SchemeLoader, parameter_elements, tied_weight_modules, write_layout
-from .torchao_gpu_tensors import cpu_rowwise_fp8, fp8_tensor, int4_components, int4_weight, int8_tensor, kernels_used
+from .torchao_gpu_tensors import (cpu_rowwise_fp8, fp8_tensor, int4_components, int4_weight, int8_tensor, kernels_used,
+                                  padded_rows_linear)
 from .woq_stats import numel, tensor_bits, tensor_headers
 
 SCHEME = "torchao"
@@ -327,6 +328,8 @@ def load(path: Path, task: str, layout: dict[str, Any], trust_remote_code: bool,
     for name, weight in weights.items():
         module = model.get_submodule(name)
         module.weight = torch.nn.Parameter(weight, requires_grad=False)
+        if layout["kind"] == "int8-dynamic" and device != "cpu" and type(module) is torch.nn.Linear:
+            module.__class__ = padded_rows_linear()  # decoding's few rows, padded for cuBLAS's int8 product
     for name, replacement in modules.items():
         parent, _, child = name.rpartition(".")
         replacement.bias = model.get_submodule(name).bias

@@ -31,6 +31,29 @@ def int8_tensor(weight, dynamic: bool):
     return Int8Tensor.from_hp(weight, granularity=wgt, act_quant_kwargs=kwargs)
 
 
+INT8_MIN_ROWS = 32  # cuBLAS's int8 product (torch._int_mm) on CUDA refuses 16 rows or fewer
+
+
+@functools.cache
+def padded_rows_linear() -> type:
+    """``nn.Linear`` for torchao INT8 dynamic weights on a GPU, its input padded with zero rows to
+    ``INT8_MIN_ROWS``: torch._int_mm refuses 16 rows or fewer on CUDA, so a decoding step (a row per sequence)
+    failed under torch.compile, and eager torchao fell back to a float32 product after copying to the host.
+    Each row's activations are quantized on their own (per token), so the real rows' outputs are unchanged.
+    Set as the ``__class__`` of a loaded ``nn.Linear``: its weights, hooks and state-dict keys stay."""
+    import torch
+
+    class PaddedRowsLinear(torch.nn.Linear):
+        def forward(self, x):
+            rows = x.numel() // x.shape[-1]  # a static shape under torch.compile(dynamic=False)
+            if rows >= INT8_MIN_ROWS:
+                return super().forward(x)
+            padded = torch.nn.functional.pad(x.reshape(rows, x.shape[-1]), (0, 0, 0, INT8_MIN_ROWS - rows))
+            return super().forward(padded)[:rows].reshape(*x.shape[:-1], self.out_features)
+
+    return PaddedRowsLinear
+
+
 def fp8_tensor(weight, dynamic: bool):
     from torchao.quantization import Float8DynamicActivationFloat8WeightConfig, Float8Tensor, PerRow
     from torchao.quantization.quantize_.workflows import QuantizeTensorToFloat8Kwargs

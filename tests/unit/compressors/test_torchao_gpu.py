@@ -155,6 +155,26 @@ def test_reloads_quantized_and_keeps_perplexity(method: str, artifacts: dict, ll
     assert perplexity(artifacts[method].path) <= 1.05 * perplexity(llama)
 
 
+@pytest.mark.parametrize("rows", [1, 5, 16, 40])
+def test_int8_dynamic_rows_padded_for_cublas_give_the_unpadded_outputs(artifacts: dict, rows: int) -> None:
+    import torch
+
+    from compressors.loaders import load_model
+    from compressors.methods.torchao_gpu_tensors import INT8_MIN_ROWS, padded_rows_linear
+
+    layer = load_model(artifacts["torchao-int8-dynamic"].path, task="causal-lm").get_submodule(
+        "model.layers.0.mlp.down_proj")
+    assert type(layer) is torch.nn.Linear  # on a CPU torch._int_mm takes any rows: nothing is padded
+    x = torch.randn(1, rows, INTERMEDIATE, generator=torch.Generator().manual_seed(rows)).to(torch.bfloat16)
+    with torch.inference_mode():
+        plain = layer(x)
+        layer.__class__ = padded_rows_linear()
+        padded = layer(x)
+    assert rows < INT8_MIN_ROWS or rows == 40
+    assert padded.shape == plain.shape == (1, rows, HIDDEN) and plain.abs().max() > 0
+    torch.testing.assert_close(padded, plain, rtol=0, atol=0)
+
+
 @pytest.mark.slow
 def test_exclude_keeps_layers_in_bf16(llama: Path, tmp_path: Path) -> None:
     import torch
@@ -221,6 +241,22 @@ def test_gpu_artifact_runs_its_kernel_on_the_gpu_and_keeps_perplexity(method: st
             a = cpu(input_ids=ids).logits.float()
             b = model(input_ids=ids.cuda()).logits.float().cpu()
         assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.999
+
+
+@needs_cuda
+@pytest.mark.parametrize("batch", [1, 16])
+def test_int8_dynamic_decodes_as_a_compiled_cuda_graph_on_the_gpu(artifacts: dict, batch: int) -> None:
+    """torch._int_mm refuses 16 rows or fewer on CUDA: unpadded, the step fell back to eager torchao, which
+    copies each product's input to the host."""
+    from compressors.loaders import load_model
+    from pytest_compressgate.decoding import Decoder
+
+    model = load_model(artifacts["torchao-int8-dynamic"].path, task="causal-lm", device="cuda")
+    assert type(model.get_submodule("model.layers.0.mlp.down_proj")).__name__ == "PaddedRowsLinear"
+    decoder = Decoder(model, batch, new_tokens=6, compile_mode="default")
+    assert decoder.path == "cuda-graph of the compiled step"
+    same, steps = map(int, decoder.agreement().split("/"))  # near ties may round either way in int8
+    assert same >= steps - 2, decoder.agreement()
 
 
 def test_the_int4_kernel_is_recorded_and_the_triton_one_reloads_as_bf16_on_cpu(llama: Path, tmp_path: Path) -> None:

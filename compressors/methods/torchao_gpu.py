@@ -45,7 +45,10 @@ SCHEME = "torchao"
 WEIGHTS_FILE = "model.torchao.safetensors"
 FORMAT_VERSION = 1  # in every layout: bump when what the handlers write changes
 INT4_GROUP_SIZES = (32, 64, 128, 256)
-INT4_METHOD_VERSION = 2  # in the cache keys of its artifacts and all that is measured on them
+# In the cache keys of a method's artifacts and all that is measured on them (1 where not listed). int4 2: the
+# layout records ``symmetric`` (kernel "marlin"), and the Triton kernels it loads with changed. int8-dynamic 2:
+# loaded on a GPU with a decoding step's rows padded (``padded_rows_linear``), so its steps compile.
+METHOD_VERSIONS = {"int4-weight-only": 2, "int8-dynamic": 2}
 MARLIN_GROUP_SIZE = 128  # kernels.int4_marlin.GROUP_SIZE (not imported here: that module imports torch)
 INT4_KERNELS = ("tinygemm", "triton", "marlin", "cuda")
 INT4_TRITON_PATHS = ("compressgate::int4_linear: 1 row Triton GEMV (int4_triton_jit.gemv), 2-16 rows Triton fused "
@@ -266,9 +269,8 @@ for _kind, _config_cls, _summary in (
     ("fp8-dynamic", TorchaoFp8DynamicConfig, "torchao FP8 e4m3 weights and dynamic per-row FP8 activations, "
                                              "_scaled_mm (GPU sm89+; safetensors)"),
 ):
-    # int4 2: the layout records ``symmetric`` (kernel "marlin"), and the Triton kernels it loads with changed
     register(f"torchao-{_kind}", _config_cls, produces=ModelFormat.TORCH_QUANTIZED, requires=("torchao",),
-             version=INT4_METHOD_VERSION if _kind == "int4-weight-only" else 1)(_handler(_kind, _summary))
+             version=METHOD_VERSIONS.get(_kind, 1))(_handler(_kind, _summary))
 
 
 # --- reading it back ------------------------------------------------------------------------------------
